@@ -1,0 +1,80 @@
+// NAME
+//   config - command-line flags + MAILJAR_* environment variables -> validated Options structs.
+// CONTRACT
+//   Every option has exactly one documented default (here) and one help line (in options.cpp's table).
+//   Precedence: built-in default < environment variable < command-line flag. Validation happens once,
+//   in parse_*(); the rest of the program takes the structs by const reference and trusts them.
+//   Environment variable names: "MAILJAR_" + the long flag name upper-cased with '-' -> '_'
+//   (--max-message-size -> MAILJAR_MAX_MESSAGE_SIZE).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "smtp/session.h"
+
+namespace mailjar::config {
+
+struct Endpoint {
+  std::string host;        // "127.0.0.1", "0.0.0.0", "::1", "localhost"
+  uint16_t port = 0;       // 0 = pick a free port (the bound port is logged)
+  std::string text() const;
+};
+
+// `mailjar serve`
+struct ServeOptions {
+  Endpoint smtp{"0.0.0.0", 1025};        // --smtp HOST:PORT
+  Endpoint http{"0.0.0.0", 8025};        // --http HOST:PORT
+  std::string data_dir = "./data";       // --data-dir DIR
+  bool smtps_enabled = false;            // set when --smtps is given
+  Endpoint smtps{"0.0.0.0", 1465};       // --smtps HOST:PORT  implicit TLS (needs a certificate)
+  std::string tls_cert;                  // --tls-cert FILE (PEM)
+  std::string tls_key;                   // --tls-key FILE (PEM)
+  bool tls_self_signed = false;          // --tls-self-signed: make <data-dir>/tls/{cert,key}.pem if missing
+  smtp::AuthMode smtp_auth = smtp::AuthMode::kOptional;   // --smtp-auth off|optional|required
+  bool allow_cleartext_auth = true;      // --smtp-auth-cleartext allow|deny
+  std::string hostname = "mailjar";      // --hostname NAME
+  smtp::Limits limits;                   // --max-command-line, --max-text-line, --max-message-size,
+                                         // --max-recipients, --max-errors
+  smtp::BareNewlinePolicy bare_newline = smtp::BareNewlinePolicy::kAcceptAndFlag;  // --bare-newline accept|reject
+  int max_connections = 512;             // --max-connections N   (SMTP sessions at once; more get 421 4.7.0)
+  int command_timeout_s = 300;           // --command-timeout SECONDS (RFC 5321 4.5.3.2: 5 minutes)
+  int data_timeout_s = 300;              // --data-timeout SECONDS (between DATA/BDAT bytes)
+  int http_max_connections = 1024;       // --http-max-connections N
+  std::size_t http_max_body = 33554432;  // --http-max-body BYTES (request bodies)
+  int http_timeout_s = 60;               // --http-timeout SECONDS (reading a request)
+  int threads = 0;                       // --threads N   network threads; 0 = one per core
+  int workers = 0;                       // --workers N   parse/storage worker threads; 0 = one per core
+  std::string log_level = "info";        // --log-level error|warn|info|debug
+};
+
+// `mailjar project create NAME`, `mailjar inbox create --project P NAME`, `mailjar inbox list`
+struct AdminOptions {
+  std::string data_dir = "./data";       // --data-dir DIR
+  std::string project = "default";       // --project NAME (inbox create)
+  bool json = false;                     // --json: machine-readable output
+  std::vector<std::string> args;         // positional arguments after the subcommand
+};
+
+// What the command line asked for.
+struct Command {
+  enum Kind { kHelp, kVersion, kServe, kProjectCreate, kProjectList, kInboxCreate, kInboxList } kind = kHelp;
+  std::string help_text;                 // for kHelp: the text to print (top-level or per subcommand)
+  ServeOptions serve;
+  AdminOptions admin;
+};
+
+// Parses argv (argv[0] is the program) and the environment (`envp`: "NAME=value" strings; pass
+// `environ`). Errors ("invalid_argument") name the flag or variable and the accepted values, e.g.
+// "--max-recipients: expected a whole number from 1 to 100000, got 'abc'".
+core::Result<Command> parse_command_line(int argc, const char* const* argv, const char* const* envp);
+
+// Texts for `mailjar --help` and `mailjar serve --help` (every option, its default and its variable).
+std::string top_help();
+std::string serve_help();
+
+constexpr const char* kVersion = "0.1.0";
+
+}  // namespace mailjar::config

@@ -1,0 +1,30 @@
+// Time-ordered unique message IDs: 26-character ULIDs (48-bit milliseconds + 80 random bits,
+// Crockford base32). Lexicographic order is creation order; within one millisecond the generator
+// increments the random part so IDs from one generator are strictly increasing.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace mailjar::core {
+
+class IdGenerator {
+ public:
+  IdGenerator();
+  // Returns a new ID for a message received at `unix_ms`.
+  std::string next(int64_t unix_ms);
+
+ private:
+  std::mutex mu_;
+  int64_t last_ms_ = -1;
+  uint64_t hi_ = 0;  // top 16 bits of the 80-bit random part
+  uint64_t lo_ = 0;  // low 64 bits
+  uint64_t seed_;
+};
+
+// Milliseconds since the Unix epoch from the system clock.
+int64_t now_unix_ms();
+
+}  // namespace mailjar::core

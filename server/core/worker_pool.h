@@ -1,0 +1,35 @@
+// A fixed pool of threads for blocking work (SQLite, GMime, analyzers), so that network threads never
+// block. Tasks run in FIFO order across the pool. Thread-safe. The destructor runs what is queued, then
+// joins. Each worker thread may keep thread_local state (e.g. its own SQLite connection).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mailjar::core {
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void post(std::function<void()> task);
+  std::size_t queued() const;
+
+ private:
+  void run();
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace mailjar::core

@@ -1,0 +1,125 @@
+// NAME
+//   store - durable storage of projects, inboxes and messages in SQLite (WAL), with an FTS5 index.
+// CONTRACT
+//   Store::open() creates or migrates the database from the versioned schema files (schema/NNN_*.sql,
+//   compiled into the binary) and makes sure project "default" with inbox "default" exists.
+//   A Store object wraps ONE SQLite connection and is NOT thread-safe: give each thread its own Store
+//   (open() the same path again; WAL lets readers run beside the one writer). Writes from other
+//   processes (the CLI creating an inbox while the server runs) are visible to the next read.
+//   Raw message bytes are stored exactly as received, compressed with zstd.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/types.h"
+
+namespace mailjar::store {
+
+struct StoreOptions {
+  std::string data_dir = "./data";     // created if missing; the database is <data_dir>/mailjar.db
+  int busy_timeout_ms = 5000;          // how long a write waits for another process's lock
+  bool read_only = false;
+};
+
+struct Project {
+  int64_t id = 0;
+  std::string name;
+  int64_t created_ms = 0;
+};
+
+struct Inbox {
+  int64_t id = 0;
+  int64_t project_id = 0;
+  std::string project_name;
+  std::string name;
+  std::string slug;            // unique across the server, [a-z0-9-]
+  std::string smtp_username;   // unique across the server
+  std::string smtp_password;   // kept in clear: a sandbox shows it, and CRAM-MD5 needs it
+  int64_t created_ms = 0;
+};
+
+// A message ready to be committed.
+struct NewMessage {
+  std::string id;              // core::IdGenerator ULID
+  int64_t inbox_id = 0;
+  int64_t received_ms = 0;
+  core::Envelope envelope;
+  std::string raw;             // exactly as received
+  core::MessageSummary summary;
+};
+
+// One row of the message list (Mailpit's summary shape).
+struct MessageRow {
+  std::string id;
+  int64_t inbox_id = 0;
+  int64_t received_ms = 0;
+  int64_t size = 0;            // raw size in bytes
+  bool read = false;
+  core::MessageSummary summary;  // text_for_index is left empty in list results
+};
+
+struct MessagePage {
+  int64_t total = 0;           // messages in the inbox
+  int64_t unread = 0;
+  std::vector<MessageRow> messages;  // newest first
+};
+
+class Store {
+ public:
+  static core::Result<std::unique_ptr<Store>> open(const StoreOptions& options);
+  ~Store();
+
+  // ---- projects and inboxes ----
+  core::Result<Project> create_project(const std::string& name);            // "conflict" if it exists
+  core::Result<std::vector<Project>> list_projects();
+  // Creates an inbox with a slug derived from `name` (unique: "-2", "-3" appended on collision) and
+  // generated SMTP credentials. "not_found" if the project does not exist.
+  core::Result<Inbox> create_inbox(const std::string& project_name, const std::string& name);
+  core::Result<std::vector<Inbox>> list_inboxes();
+  core::Result<std::optional<Inbox>> find_inbox_by_username(const std::string& smtp_username);
+  core::Result<std::optional<Inbox>> find_inbox_by_slug(const std::string& slug);
+  core::Result<Inbox> default_inbox();
+
+  // ---- messages ----
+  // Inserts all messages in ONE transaction (group commit); all or nothing. When it returns ok the
+  // transaction has committed (synchronous=FULL: durable against process and power loss).
+  core::Result<void> insert_messages(const std::vector<const NewMessage*>& batch);
+  core::Result<MessagePage> list_messages(int64_t inbox_id, int64_t start, int64_t limit);
+  core::Result<std::optional<std::string>> get_raw(int64_t inbox_id, const std::string& id);
+  core::Result<std::optional<MessageRow>> get_message(int64_t inbox_id, const std::string& id);
+  core::Result<std::optional<core::Envelope>> get_envelope(int64_t inbox_id, const std::string& id);
+  // Full-text search (FTS5 MATCH syntax) within an inbox, newest first; for tests and the later API.
+  core::Result<std::vector<std::string>> search_ids(int64_t inbox_id, const std::string& fts_query, int64_t limit);
+  core::Result<int64_t> count_messages(int64_t inbox_id);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The single writer: a thread that takes queued messages and commits them in groups (everything queued
+// when the previous commit finished, up to max_batch) with one transaction each, then calls each
+// message's callback with the commit's outcome, on the writer thread. Thread-safe: submit() may be
+// called from any thread. The destructor commits what is queued and joins the thread.
+class BatchWriter {
+ public:
+  using Done = std::function<void(const core::Result<void>&)>;
+  BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512);
+  ~BatchWriter();
+  void submit(NewMessage message, Done done);
+  // Messages queued and not yet committed (for /readyz and backpressure).
+  std::size_t pending() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailjar::store
