@@ -1,0 +1,256 @@
+// mailjar: the binary. Wiring only: parse options, build the modules, connect them, run.
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "config/options.h"
+#include "core/worker_pool.h"
+#include "http/api.h"
+#include "http/server.h"
+#include "ingest/pipeline.h"
+#include "mime/mime.h"
+#include "smtp/listener.h"
+#include "store/store.h"
+#include "store/thread_store.h"
+
+extern char** environ;
+
+namespace mailjar {
+namespace {
+
+int fail(const std::string& what) {
+  std::cerr << "mailjar: " << what << "\n";
+  return 1;
+}
+
+nlohmann::json inbox_json(const store::Inbox& i) {
+  return {{"slug", i.slug},
+          {"name", i.name},
+          {"project", i.project_name},
+          {"smtp_username", i.smtp_username},
+          {"smtp_password", i.smtp_password}};
+}
+
+core::Result<std::unique_ptr<store::Store>> open_store(const std::string& data_dir) {
+  store::StoreOptions so;
+  so.data_dir = data_dir;
+  return store::Store::open(so);
+}
+
+int run_admin(const config::Command& cmd) {
+  const auto& a = cmd.admin;
+  auto opened = open_store(a.data_dir);
+  if (!opened.ok()) return fail(opened.error().message);
+  store::Store& st = *opened.value();
+  switch (cmd.kind) {
+    case config::Command::kProjectCreate: {
+      auto p = st.create_project(a.args.at(0));
+      if (!p.ok()) return fail(p.error().message);
+      if (a.json) {
+        std::cout << nlohmann::json{{"name", p->name}}.dump() << "\n";
+      } else {
+        std::cout << "project: " << p->name << "\n";
+      }
+      return 0;
+    }
+    case config::Command::kProjectList: {
+      auto ps = st.list_projects();
+      if (!ps.ok()) return fail(ps.error().message);
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& p : ps.value()) {
+        if (a.json) {
+          arr.push_back({{"name", p.name}});
+        } else {
+          std::cout << p.name << "\n";
+        }
+      }
+      if (a.json) std::cout << arr.dump() << "\n";
+      return 0;
+    }
+    case config::Command::kInboxCreate: {
+      auto i = st.create_inbox(a.project, a.args.at(0));
+      if (!i.ok()) return fail(i.error().message);
+      if (a.json) {
+        std::cout << inbox_json(i.value()).dump() << "\n";
+      } else {
+        std::cout << "inbox: " << i->name << "\nslug: " << i->slug << "\nproject: " << i->project_name
+                  << "\nsmtp_username: " << i->smtp_username << "\nsmtp_password: " << i->smtp_password << "\n";
+      }
+      return 0;
+    }
+    case config::Command::kInboxList: {
+      auto is = st.list_inboxes();
+      if (!is.ok()) return fail(is.error().message);
+      if (a.json) {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& i : is.value()) arr.push_back(inbox_json(i));
+        std::cout << arr.dump() << "\n";
+      } else {
+        std::printf("%-24s %-16s %-18s %s\n", "SLUG", "PROJECT", "SMTP_USERNAME", "SMTP_PASSWORD");
+        for (const auto& i : is.value()) {
+          std::printf("%-24s %-16s %-18s %s\n", i.slug.c_str(), i.project_name.c_str(), i.smtp_username.c_str(),
+                      i.smtp_password.c_str());
+        }
+      }
+      return 0;
+    }
+    default:
+      return fail("internal: not an admin command");
+  }
+}
+
+smtp::Reply storage_failure(const core::Error& e) {
+  if (e.code == "busy") return smtp::Reply{451, "4.3.2", {"System busy, try again later"}};
+  return smtp::Reply{451, "4.3.0", {"Temporary storage failure, try again later"}};
+}
+
+int run_serve(const config::ServeOptions& o) {
+  mime::init();
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int net_threads = o.threads > 0 ? o.threads : cores;
+  int worker_threads = o.workers > 0 ? o.workers : cores;
+
+  store::StoreOptions so;
+  so.data_dir = o.data_dir;
+  auto writer_store = store::Store::open(so);
+  if (!writer_store.ok()) return fail("cannot open the data directory: " + writer_store.error().message);
+
+  std::string cert = o.tls_cert, key = o.tls_key;
+  if (o.tls_self_signed && cert.empty()) {
+    cert = o.data_dir + "/tls/cert.pem";
+    key = o.data_dir + "/tls/key.pem";
+    auto made = smtp::ensure_self_signed(cert, key, o.hostname);
+    if (!made.ok()) return fail(made.error().message);
+  }
+
+  // Declared in dependency order: destroyed in reverse, so queued work drains into the writer last.
+  store::BatchWriter writer(std::move(writer_store.value()));
+  core::WorkerPool workers(worker_threads);
+  ingest::PipelineOptions po;
+  po.store = so;
+  ingest::Pipeline pipeline(po, workers, writer);
+
+  boost::asio::io_context io(net_threads);
+  smtp::AcceptAllPolicy policy;
+
+  smtp::ListenerOptions lo;
+  lo.session.hostname = o.hostname;
+  lo.session.limits = o.limits;
+  lo.session.auth = o.smtp_auth;
+  lo.session.allow_cleartext_auth = o.allow_cleartext_auth;
+  lo.session.bare_newline = o.bare_newline;
+  lo.max_connections = o.max_connections;
+  lo.command_timeout_s = o.command_timeout_s;
+  lo.data_timeout_s = o.data_timeout_s;
+  lo.tls_cert = cert;
+  lo.tls_key = key;
+
+  auto deliver = [&pipeline](core::Envelope env, std::string data, std::function<void(smtp::DeliveryOutcome)> done) {
+    pipeline.submit(std::move(env), std::move(data), [done = std::move(done)](core::Result<std::string> r) {
+      smtp::DeliveryOutcome out;
+      out.ok = r.ok();
+      if (r.ok()) {
+        out.id = std::move(r.value());
+      } else {
+        std::cerr << "mailjar: storing a message failed: " << r.error().message << "\n";
+        out.failure = storage_failure(r.error());
+      }
+      done(std::move(out));
+    });
+  };
+  auto lookup = [&pipeline](std::string user, std::function<void(std::optional<std::string>)> done) {
+    pipeline.lookup_password(std::move(user), std::move(done));
+  };
+
+  smtp::Listener smtp_listener(io, lo, policy, deliver, lookup);
+  auto smtp_port = smtp_listener.listen(o.smtp.host, o.smtp.port);
+  if (!smtp_port.ok()) return fail("SMTP: " + smtp_port.error().message);
+
+  std::unique_ptr<smtp::Listener> smtps_listener;
+  uint16_t smtps_port = 0;
+  if (o.smtps_enabled) {
+    auto so2 = lo;
+    so2.implicit_tls = true;
+    smtps_listener = std::make_unique<smtp::Listener>(io, so2, policy, deliver, lookup);
+    auto p = smtps_listener->listen(o.smtps.host, o.smtps.port);
+    if (!p.ok()) return fail("SMTPS: " + p.error().message);
+    smtps_port = p.value();
+  }
+
+  http::ApiContext ctx;
+  ctx.version = config::kVersion;
+  ctx.pending_writes = [&writer] { return writer.pending(); };
+  http::Api api(ctx);
+  http::HttpLimits hl;
+  hl.max_body_bytes = o.http_max_body;
+  hl.read_timeout_s = o.http_timeout_s;
+  hl.max_connections = o.http_max_connections;
+  http::Server http_server(io, hl, [&workers, &api, so](http::Request req, std::function<void(http::Response)> reply) {
+    workers.post([&api, so, req = std::move(req), reply = std::move(reply)] {
+      auto st = store::thread_store(so);
+      if (!st.ok()) {
+        http::Response r;
+        r.status = 503;
+        r.body = nlohmann::json{{"Error", st.error().message}, {"Code", "store_unavailable"}}.dump();
+        reply(std::move(r));
+        return;
+      }
+      reply(api.handle(req, *st.value()));
+    });
+  });
+  auto http_port = http_server.listen(o.http.host, o.http.port);
+  if (!http_port.ok()) return fail("HTTP: " + http_port.error().message);
+
+  std::cerr << "mailjar " << config::kVersion << ": SMTP on " << o.smtp.host << ":" << smtp_port.value();
+  if (smtps_listener) std::cerr << ", SMTPS on " << o.smtps.host << ":" << smtps_port;
+  std::cerr << ", HTTP on http://" << o.http.host << ":" << http_port.value() << ", data in " << o.data_dir
+            << std::endl;
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    std::cerr << "mailjar: shutting down" << std::endl;
+    smtp_listener.stop();
+    if (smtps_listener) smtps_listener->stop();
+    http_server.stop();
+    io.stop();
+  });
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < net_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace mailjar
+
+int main(int argc, char** argv) {
+  using mailjar::config::Command;
+  auto parsed = mailjar::config::parse_command_line(argc, argv, environ);
+  if (!parsed.ok()) {
+    std::cerr << "mailjar: " << parsed.error().message << "\n";
+    return 2;
+  }
+  const Command& cmd = parsed.value();
+  switch (cmd.kind) {
+    case Command::kHelp:
+      std::cout << cmd.help_text;
+      return 0;
+    case Command::kVersion:
+      std::cout << "mailjar " << mailjar::config::kVersion << "\n";
+      return 0;
+    case Command::kServe:
+      return mailjar::run_serve(cmd.serve);
+    default:
+      return mailjar::run_admin(cmd);
+  }
+}
