@@ -101,7 +101,9 @@ struct CheckAuth {
   std::string response;
 };
 // A complete message: store it, then call on_delivered(). `data` is the message exactly as received
-// after dot-unstuffing (DATA) or chunk concatenation (BDAT), without the terminating CRLF.CRLF.
+// after dot-unstuffing (DATA) or chunk concatenation (BDAT). For DATA it ends with the CRLF of its last
+// line and excludes the ".\r\n" of the terminator ("Subject: x\r\n\r\nbody\r\n.\r\n" delivers
+// "Subject: x\r\n\r\nbody\r\n").
 struct Deliver {
   core::Envelope envelope;
   std::string data;
