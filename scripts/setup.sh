@@ -13,7 +13,7 @@ PACKAGES=(
   libboost1.81-dev libssl-dev libgmime-3.0-dev libsqlite3-dev nlohmann-json3-dev libzstd-dev
   libgtest-dev libgmock-dev
   # tests and tools: real SMTP clients, HTTP client, certificates
-  python3 python3-pytest swaks curl openssl jq
+  python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl jq
 )
 
 missing=()

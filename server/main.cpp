@@ -80,7 +80,7 @@ int run_admin(const config::Command& cmd) {
       if (a.json) {
         std::cout << inbox_json(i.value()).dump() << "\n";
       } else {
-        std::cout << "inbox: " << i->name << "\nslug: " << i->slug << "\nproject: " << i->project_name
+        std::cout << "name: " << i->name << "\nslug: " << i->slug << "\nproject: " << i->project_name
                   << "\nsmtp_username: " << i->smtp_username << "\nsmtp_password: " << i->smtp_password << "\n";
       }
       return 0;
