@@ -130,14 +130,15 @@ int run_serve(const config::ServeOptions& o) {
     if (!made.ok()) return fail(made.error().message);
   }
 
-  // Declared in dependency order: destroyed in reverse, so queued work drains into the writer last.
+  // Declared in dependency order and destroyed in reverse: the listeners stop first, then the worker pool
+  // drains (its tasks post replies into `io`, which outlives it), then the writer commits what is queued.
+  boost::asio::io_context io(net_threads);
   store::BatchWriter writer(std::move(writer_store.value()));
   core::WorkerPool workers(worker_threads);
   ingest::PipelineOptions po;
   po.store = so;
   ingest::Pipeline pipeline(po, workers, writer);
 
-  boost::asio::io_context io(net_threads);
   smtp::AcceptAllPolicy policy;
 
   smtp::ListenerOptions lo;

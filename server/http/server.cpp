@@ -1,0 +1,463 @@
+// NAME
+//   http::Server - the HTTP/1.1 listener and per-connection sessions on Boost.Beast.
+// STANDARDS
+//   RFC 9110 (semantics: status codes, HEAD, Allow), RFC 9112 (HTTP/1.1 message syntax, persistent
+//   connections, section 9.6 tear-down: half-close then drain before closing).
+// SECURITY
+//   Perimeter. Every read is bounded: header bytes (431), body bytes (413), read timeout, connections
+//   (503 beyond max_connections). Malformed requests get 400. After an error reply the connection is
+//   half-closed and the unread input drained (bounded in bytes and time) so the client sees the reply
+//   instead of a reset. Response headers containing CR or LF are dropped (no header injection).
+// SHAPE
+//   Beast's example/advanced/server: an acceptor, a strand per connection, shared_from_this, do_x/on_x
+//   pairs whose first line checks the error, one write in flight, one request in flight.
+// LIFETIME
+//   After stop() returns no handler call is running or will start (so the handler must not call stop()
+//   itself). A reply callback keeps its connection alive until it is called or destroyed, and posts to
+//   the io_context: workers holding reply callbacks must be done before the io_context is destroyed.
+//   A callback destroyed without being called answers 500; a second call is ignored.
+#include "http/server.h"
+
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <utility>
+
+#include "http/json.h"
+
+namespace mailjar::http {
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+constexpr std::string_view kServerName = "mailjar";
+// After an error reply (or Connection: close) the session drains unread input for at most this long
+// and this many bytes before closing, so the peer reads the reply rather than a TCP reset.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+constexpr std::size_t kLingerChunk = 4096;
+// Pause before accepting again after an accept error (e.g. EMFILE), so the loop does not spin.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+
+class Session;
+
+// Owns the acceptor and knows every live session. Shared by the sessions (they outlive Server when
+// they are still draining), so Server's destructor only stops it.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& io, HttpLimits limits, Handler handler)
+      : io_(io),
+        limits_(limits),
+        handler_(std::move(handler)),
+        acceptor_(net::make_strand(io)),
+        retry_timer_(acceptor_.get_executor()) {}
+
+  core::Result<uint16_t> listen(const std::string& host, uint16_t port);
+  void stop();
+
+  const HttpLimits& limits() const { return limits_; }
+
+  // Calls the handler unless the server has stopped; false when it was not called. Holding the shared
+  // lock across the call is what lets stop() promise that no handler call runs after it returns.
+  bool invoke(Request request, std::function<void(Response)> reply) {
+    std::shared_lock lock(handler_mu_);
+    if (stopped_.load()) return false;
+    handler_(std::move(request), std::move(reply));
+    return true;
+  }
+
+  // Called by a session's destructor.
+  void remove(Session* session, bool counted) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(session);
+    (counted ? active_ : rejecting_) -= 1;
+  }
+
+ private:
+  void do_accept();  // requires mu_
+  void on_accept(error_code ec, tcp::socket socket);
+  void on_retry(error_code ec);
+
+  net::io_context& io_;
+  const HttpLimits limits_;
+  const Handler handler_;
+  std::shared_mutex handler_mu_;  // shared: a handler call; exclusive: stop()
+  std::atomic<bool> stopped_{false};
+
+  std::mutex mu_;  // guards everything below; acceptor operations are serialized by it
+  tcp::acceptor acceptor_;
+  net::steady_timer retry_timer_;
+  bool listening_ = false;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  int active_ = 0;     // sessions serving requests (bounded by max_connections)
+  int rejecting_ = 0;  // sessions answering 503 (bounded by max_connections too)
+};
+
+// The reply callback's shared state: delivers exactly one response to the session's strand. If the
+// handler drops the callback without calling it, the client still gets a 500.
+class ReplyState {
+ public:
+  explicit ReplyState(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+  ~ReplyState();
+  ReplyState(const ReplyState&) = delete;
+  ReplyState& operator=(const ReplyState&) = delete;
+
+  void deliver(Response response);
+
+ private:
+  std::shared_ptr<Session> session_;
+  std::atomic<bool> replied_{false};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<Listener> listener, bool counted)
+      : stream_(std::move(socket)), listener_(std::move(listener)), counted_(counted) {}
+
+  ~Session() { listener_->remove(this, counted_); }
+
+  // Starts serving requests.
+  void run() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+  // Answers 503 without reading a request, then closes.
+  void reject() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->send(error_response(503, "too many connections", "overloaded"), /*force_close=*/true);
+    });
+  }
+
+  // Closes the connection now (server stopping); any pending operation completes with an error.
+  void shut() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.close();
+    });
+  }
+
+  // Called on any thread with the handler's response.
+  void post_reply(Response response) {
+    net::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+      self->on_reply(std::move(r));
+    });
+  }
+
+ private:
+  std::chrono::seconds timeout() const { return std::chrono::seconds(listener_->limits().read_timeout_s); }
+
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(listener_->limits().max_header_bytes));
+    parser_->body_limit(static_cast<std::uint64_t>(listener_->limits().max_body_bytes));
+    stream_.expires_after(timeout());
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t /*bytes*/) {
+    if (ec == bhttp::error::end_of_stream) return do_close();
+    if (ec == bhttp::error::body_limit) {
+      return send(error_response(413, "request body too large", "payload_too_large"), true);
+    }
+    if (ec == bhttp::error::header_limit) {
+      return send(error_response(431, "request header fields too large", "headers_too_large"), true);
+    }
+    if (ec == bhttp::error::partial_message) return do_close();  // the peer closed mid-request
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+      return send(error_response(400, "malformed HTTP request", "bad_request"), true);
+    }
+    if (ec) return;  // timeout (the stream is closed), reset, or aborted by stop()
+
+    bhttp::request<bhttp::string_body> message = parser_->release();
+    parser_.reset();
+    version_ = message.version();
+    keep_alive_ = message.keep_alive();
+    head_ = message.method() == bhttp::verb::head;
+
+    Request request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      for (char& c : name) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+
+    // No I/O is pending while the handler works; the next read or write sets its own deadline.
+    stream_.expires_never();
+    auto state = std::make_shared<ReplyState>(shared_from_this());
+    try {
+      if (!listener_->invoke(std::move(request), [state](Response r) { state->deliver(std::move(r)); })) {
+        stream_.close();  // the server stopped
+      }
+    } catch (const std::exception& e) {
+      state->deliver(error_response(500, std::string("internal error: ") + e.what(), "internal"));
+    } catch (...) {
+      state->deliver(error_response(500, "internal error", "internal"));
+    }
+  }
+
+  void on_reply(Response response) {
+    if (!stream_.socket().is_open()) return;  // closed by stop() or a timeout meanwhile
+    send(std::move(response), false);
+  }
+
+  // Serializes `response` into the one write in flight. `force_close`: close after it whatever the
+  // request asked (error replies).
+  void send(Response response, bool force_close) {
+    if (response.status < 100 || response.status > 999) {
+      response = error_response(500, "handler returned an invalid status", "internal");
+    }
+    const bool error_path = force_close;
+    res_ = {};
+    res_.version(error_path ? 11 : version_);
+    res_.result(static_cast<unsigned>(response.status));
+    res_.set(bhttp::field::server, kServerName);
+    res_.set(bhttp::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) {
+      if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        continue;
+      }
+      res_.set(name, value);
+    }
+    close_after_write_ = force_close || !keep_alive_;
+    res_.keep_alive(!close_after_write_);
+    if (head_ && !error_path) {
+      res_.content_length(response.body.size());
+    } else {
+      res_.body() = std::move(response.body);
+      res_.prepare_payload();
+    }
+    do_write();
+  }
+
+  void do_write() {
+    stream_.expires_after(timeout());
+    bhttp::async_write(stream_, res_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t /*bytes*/) {
+    if (ec) return;
+    res_ = {};
+    if (close_after_write_) return do_close();
+    do_read();
+  }
+
+  // Half-closes, then drains what the peer still sends (bounded), then closes.
+  void do_close() {
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+      stream_.close();
+      return;
+    }
+    linger_buffer_ = std::make_unique<std::array<char, kLingerChunk>>();
+    linger_bytes_ = 0;
+    stream_.expires_after(kLingerTimeout);  // one deadline for the whole drain
+    do_linger();
+  }
+
+  void do_linger() {
+    stream_.async_read_some(net::buffer(*linger_buffer_),
+                            beast::bind_front_handler(&Session::on_linger, shared_from_this()));
+  }
+
+  void on_linger(error_code ec, std::size_t bytes) {
+    if (ec) {
+      stream_.close();  // end of stream, timeout, reset or stop()
+      return;
+    }
+    linger_bytes_ += bytes;
+    if (linger_bytes_ > kLingerMaxBytes) {
+      stream_.close();
+      return;
+    }
+    do_linger();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;  // the one write in flight
+  std::shared_ptr<Listener> listener_;
+  const bool counted_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool close_after_write_ = false;
+  std::unique_ptr<std::array<char, kLingerChunk>> linger_buffer_;
+  std::size_t linger_bytes_ = 0;
+};
+
+ReplyState::~ReplyState() {
+  if (!replied_.load()) {
+    session_->post_reply(error_response(500, "the request was dropped without a response", "internal"));
+  }
+}
+
+void ReplyState::deliver(Response response) {
+  if (replied_.exchange(true)) return;  // exactly once: later calls are ignored
+  session_->post_reply(std::move(response));
+}
+
+// "127.0.0.1", "::1", "[::1]", "localhost" (IPv4 loopback).
+std::optional<net::ip::address> parse_host(std::string host) {
+  if (host == "localhost") return net::ip::address_v4::loopback();
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  error_code ec;
+  net::ip::address address = net::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  return address;
+}
+
+core::Result<uint16_t> Listener::listen(const std::string& host, uint16_t port) {
+  const std::optional<net::ip::address> address = parse_host(host);
+  if (!address) {
+    return core::make_error("invalid_argument", "listen host must be an IP literal or localhost: " + host);
+  }
+  std::lock_guard lock(mu_);
+  if (stopped_.load()) return core::make_error("stopped", "the server was stopped");
+  if (listening_) return core::make_error("conflict", "the server is already listening");
+
+  const tcp::endpoint endpoint(*address, port);
+  const std::string where = (address->is_v6() ? "[" + address->to_string() + "]" : address->to_string()) +
+                            ":" + std::to_string(port);
+  auto fail = [&](const char* what, const error_code& ec) -> core::Result<uint16_t> {
+    error_code ignored;
+    acceptor_.close(ignored);
+    return core::make_error("io", std::string(what) + " " + where + ": " + ec.message());
+  };
+  error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return fail("cannot open a socket for", ec);
+  acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (ec) return fail("cannot set SO_REUSEADDR for", ec);
+  acceptor_.bind(endpoint, ec);
+  if (ec) return fail("cannot bind", ec);
+  acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail("cannot listen on", ec);
+  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  if (ec) return fail("cannot read the bound address of", ec);
+
+  listening_ = true;
+  do_accept();
+  return bound.port();
+}
+
+void Listener::stop() {
+  {
+    // Waits for handler calls in progress; none starts afterwards.
+    std::unique_lock handler_lock(handler_mu_);
+    stopped_.store(true);
+  }
+  // Closes are queued on the sessions' strands before the acceptor closes, so that an io_context
+  // running out of work (its last operation being the accept) still runs them.
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [ptr, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  for (const auto& session : open) session->shut();
+  open.clear();  // a session released here unregisters under mu_, so not while holding it
+  std::lock_guard lock(mu_);
+  error_code ignored;
+  acceptor_.close(ignored);
+  retry_timer_.cancel();
+}
+
+void Listener::do_accept() {
+  acceptor_.async_accept(net::make_strand(io_),
+                         beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+}
+
+void Listener::on_accept(error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted) return;
+  std::shared_ptr<Session> session;
+  bool serve = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_.load() || !acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors or a connection reset before accept: try again shortly.
+      retry_timer_.expires_after(kAcceptRetryDelay);
+      retry_timer_.async_wait(beast::bind_front_handler(&Listener::on_retry, shared_from_this()));
+      return;
+    }
+    if (active_ < limits_.max_connections) {
+      session = std::make_shared<Session>(std::move(socket), shared_from_this(), true);
+      ++active_;
+      serve = true;
+    } else if (rejecting_ < limits_.max_connections) {
+      session = std::make_shared<Session>(std::move(socket), shared_from_this(), false);
+      ++rejecting_;
+    }
+    // Otherwise the socket is closed on return: even the 503 path is saturated.
+    if (session) sessions_.emplace(session.get(), session);
+  }
+  if (session) serve ? session->run() : session->reject();
+  session.reset();  // a session that failed at once unregisters here, outside mu_
+
+  std::lock_guard lock(mu_);
+  if (!stopped_.load() && acceptor_.is_open()) do_accept();
+}
+
+void Listener::on_retry(error_code ec) {
+  if (ec) return;
+  std::lock_guard lock(mu_);
+  if (!stopped_.load() && acceptor_.is_open()) do_accept();
+}
+
+}  // namespace
+
+struct Server::Impl {
+  std::shared_ptr<Listener> listener;
+};
+
+Server::Server(boost::asio::io_context& io, HttpLimits limits, Handler handler)
+    : impl_(std::make_shared<Impl>(Impl{std::make_shared<Listener>(io, limits, std::move(handler))})) {}
+
+Server::~Server() { impl_->listener->stop(); }
+
+core::Result<uint16_t> Server::listen(const std::string& host, uint16_t port) {
+  return impl_->listener->listen(host, port);
+}
+
+void Server::stop() { impl_->listener->stop(); }
+
+}  // namespace mailjar::http
