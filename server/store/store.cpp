@@ -1,0 +1,1177 @@
+// NAME
+//   store.cpp - the SQLite implementation of Store (see store.h for the contract).
+// DESIGN
+//   One connection per Store, WAL journal, synchronous=FULL, foreign keys on. Every statement is prepared
+//   once (SQLITE_PREPARE_PERSISTENT) and cached in Impl. insert_messages() is one BEGIN IMMEDIATE
+//   transaction; per-inbox counters and FTS deletions are kept consistent by triggers in the schema.
+//   Raw bytes go to message_raw as a zstd frame (level 1, reused context). The FTS5 table is
+//   contentless; the exact values it indexed are kept compressed in message_raw.index_data so that the
+//   delete trigger can remove them (through mailjar_index_field(), registered on every connection).
+//   Summaries and envelopes are JSON text, written with invalid UTF-8 replaced, so that nothing here
+//   throws on hostile input.
+// SECURITY
+//   Values are always bound, never spliced into SQL. Credentials come from OpenSSL's CSPRNG.
+#include "store/store.h"
+
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <array>
+#include <cerrno>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string_view>
+#include <utility>
+
+#include "core/id.h"
+#include "store/index_internal.h"
+#include "store/schema_internal.h"
+
+namespace mailjar::store {
+namespace {
+
+using core::Error;
+using core::Result;
+using json = nlohmann::json;
+
+constexpr const char* kDatabaseFile = "mailjar.db";
+constexpr const char* kDefaultName = "default";
+constexpr int kZstdLevel = 1;
+constexpr std::size_t kMaxSlugBytes = 48;
+constexpr int64_t kMaxRawBytes = int64_t{1} << 31;  // sanity bound on a stored raw_size
+constexpr int kCompressionNone = 0;
+constexpr int kCompressionZstd = 1;
+
+// ---- statements ------------------------------------------------------------------------------------
+
+enum Stmt : int {
+  kBegin,
+  kCommit,
+  kRollback,
+  kUserVersion,
+  kProjectInsert,
+  kProjectList,
+  kProjectIdByName,
+  kInboxInsert,
+  kInboxBySlug,
+  kInboxByUsername,
+  kInboxList,
+  kSlugExists,
+  kUsernameExists,
+  kMessageInsert,
+  kRawInsert,
+  kFtsInsert,
+  kCounters,
+  kMessageList,
+  kMessageGet,
+  kRawGet,
+  kEnvelopeGet,
+  kSearch,
+  kStmtCount
+};
+
+#define MAILJAR_INBOX_COLUMNS                                                                          \
+  "SELECT i.id, i.project_id, p.name, i.name, i.slug, i.smtp_username, i.smtp_password, i.created_ms " \
+  "FROM inboxes i JOIN projects p ON p.id = i.project_id "
+#define MAILJAR_ROW_COLUMNS                                                                              \
+  "SELECT id, inbox_id, received_ms, size, read, from_json, to_json, cc_json, bcc_json, reply_to_json, " \
+  "subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error FROM messages "
+
+constexpr std::array<const char*, kStmtCount> kSql = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "PRAGMA user_version",
+    "INSERT INTO projects (name, created_ms) VALUES (?1, ?2)",
+    "SELECT id, name, created_ms FROM projects ORDER BY id",
+    "SELECT id FROM projects WHERE name = ?1",
+    "INSERT INTO inboxes (project_id, name, slug, smtp_username, smtp_password, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    MAILJAR_INBOX_COLUMNS "WHERE i.slug = ?1",
+    MAILJAR_INBOX_COLUMNS "WHERE i.smtp_username = ?1",
+    MAILJAR_INBOX_COLUMNS "ORDER BY i.id",
+    "SELECT 1 FROM inboxes WHERE slug = ?1",
+    "SELECT 1 FROM inboxes WHERE smtp_username = ?1",
+    "INSERT INTO messages (id, inbox_id, received_ms, size, envelope, from_json, to_json, cc_json, bcc_json, "
+    "reply_to_json, subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    "INSERT INTO message_raw (seq, raw_size, compression, data, index_data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO messages_fts (rowid, subject, \"from\", \"to\", cc, bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, "
+    "?6, ?7)",
+    "SELECT total, unread FROM inbox_counters WHERE inbox_id = ?1",
+    MAILJAR_ROW_COLUMNS "WHERE inbox_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    MAILJAR_ROW_COLUMNS "WHERE inbox_id = ?1 AND id = ?2",
+    "SELECT r.raw_size, r.compression, r.data FROM messages m JOIN message_raw r ON r.seq = m.seq "
+    "WHERE m.inbox_id = ?1 AND m.id = ?2",
+    "SELECT envelope FROM messages WHERE inbox_id = ?1 AND id = ?2",
+    "SELECT m.id FROM messages_fts f JOIN messages m ON m.seq = f.rowid "
+    "WHERE messages_fts MATCH ?2 AND m.inbox_id = ?1 ORDER BY f.rowid DESC LIMIT ?3",
+};
+
+#undef MAILJAR_INBOX_COLUMNS
+#undef MAILJAR_ROW_COLUMNS
+
+// Maps an SQLite result code to the module's error codes.
+Error db_error(sqlite3* db, int rc, std::string_view what) {
+  std::string code = "io";
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      code = "busy";
+      break;
+    case SQLITE_READONLY:
+      code = "read_only";
+      break;
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        code = "not_found";
+      } else if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        code = "conflict";
+      } else {
+        code = "invalid";
+      }
+      break;
+    default:
+      break;
+  }
+  std::string message(what);
+  message += ": ";
+  message += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return Error{std::move(code), std::move(message)};
+}
+
+// Resets (and unbinds) a cached statement when the scope ends, whatever the outcome.
+class Use {
+ public:
+  explicit Use(sqlite3_stmt* s) : s_(s) {}
+  ~Use() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i))) : std::string();
+}
+
+// ---- JSON encoding ---------------------------------------------------------------------------------
+
+// Length of the valid UTF-8 sequence at s[i] (RFC 3629), or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  const std::size_t left = s.size() - i;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return (left >= 2 && (b(i + 1) & 0xC0) == 0x80) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 3 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80) return 0;
+    if ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) >= 0xA0)) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 4 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80 || (b(i + 3) & 0xC0) != 0x80)
+      return 0;
+    if ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+// Appends `s` as a JSON string literal. Invalid UTF-8 becomes U+FFFD (one per bad byte), so that any
+// input bytes give valid JSON; nlohmann's parser reads it back.
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      std::size_t j = i + 1;
+      while (j < s.size()) {
+        const unsigned char d = static_cast<unsigned char>(s[j]);
+        if (d < 0x20 || d >= 0x80 || d == '"' || d == '\\') break;
+        ++j;
+      }
+      out.append(s.data() + i, j - i);
+      i = j;
+    } else if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x20) {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+      ++i;
+    } else if (const std::size_t n = utf8_length(s, i); n > 0) {
+      out.append(s.data() + i, n);
+      i += n;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  out.push_back('"');
+}
+
+// [{"name":"..","address":".."},...]
+void append_addresses_json(std::string& out, const std::vector<core::Address>& list) {
+  out.push_back('[');
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i) out.push_back(',');
+    out.append("{\"name\":");
+    append_json_string(out, list[i].name);
+    out.append(",\"address\":");
+    append_json_string(out, list[i].address);
+    out.push_back('}');
+  }
+  out.push_back(']');
+}
+
+void append_strings_json(std::string& out, const std::vector<std::string>& list) {
+  out.push_back('[');
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i) out.push_back(',');
+    append_json_string(out, list[i]);
+  }
+  out.push_back(']');
+}
+
+void append_envelope_json(std::string& out, const core::Envelope& e) {
+  const auto field = [&](const char* key, std::string_view value) {
+    if (out.back() != '{') out.push_back(',');
+    out.push_back('"');
+    out.append(key);
+    out.append("\":");
+    append_json_string(out, value);
+  };
+  const auto raw = [&](const char* key, std::string_view value) {
+    out.push_back(',');
+    out.push_back('"');
+    out.append(key);
+    out.append("\":");
+    out.append(value);
+  };
+  out.push_back('{');
+  field("mail_from", e.mail_from);
+  field("mail_params", e.mail_params);
+  out.append(",\"rcpts\":[");
+  for (std::size_t i = 0; i < e.rcpts.size(); ++i) {
+    if (i) out.push_back(',');
+    out.append("{\"address\":");
+    append_json_string(out, e.rcpts[i].address);
+    out.append(",\"params\":");
+    append_json_string(out, e.rcpts[i].params);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  field("helo", e.helo);
+  raw("esmtp", e.esmtp ? "true" : "false");
+  field("client_ip", e.client_ip);
+  raw("client_port", std::to_string(e.client_port));
+  field("tls_version", e.tls_version);
+  field("tls_cipher", e.tls_cipher);
+  field("auth_user", e.auth_user);
+  raw("smtputf8", e.smtputf8 ? "true" : "false");
+  raw("bare_newline", e.bare_newline ? "true" : "false");
+  raw("chunked", e.chunked ? "true" : "false");
+  out.push_back('}');
+}
+
+std::vector<core::Address> addresses_from_json(const std::string& text) {
+  std::vector<core::Address> out;
+  const json arr = json::parse(text, nullptr, false);
+  if (!arr.is_array()) return out;
+  for (const auto& item : arr) {
+    if (!item.is_object()) continue;
+    core::Address a;
+    if (auto it = item.find("name"); it != item.end() && it->is_string()) a.name = it->get<std::string>();
+    if (auto it = item.find("address"); it != item.end() && it->is_string())
+      a.address = it->get<std::string>();
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<std::string> strings_from_json(const std::string& text) {
+  std::vector<std::string> out;
+  const json arr = json::parse(text, nullptr, false);
+  if (!arr.is_array()) return out;
+  for (const auto& item : arr) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+core::Envelope envelope_from_json(const std::string& text) {
+  core::Envelope e;
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return e;
+  const auto str = [&](const char* key, std::string& out) {
+    if (auto it = j.find(key); it != j.end() && it->is_string()) out = it->get<std::string>();
+  };
+  const auto flag = [&](const char* key, bool& out) {
+    if (auto it = j.find(key); it != j.end() && it->is_boolean()) out = it->get<bool>();
+  };
+  str("mail_from", e.mail_from);
+  str("mail_params", e.mail_params);
+  str("helo", e.helo);
+  str("client_ip", e.client_ip);
+  str("tls_version", e.tls_version);
+  str("tls_cipher", e.tls_cipher);
+  str("auth_user", e.auth_user);
+  flag("esmtp", e.esmtp);
+  flag("smtputf8", e.smtputf8);
+  flag("bare_newline", e.bare_newline);
+  flag("chunked", e.chunked);
+  if (auto it = j.find("client_port"); it != j.end() && it->is_number_unsigned()) {
+    e.client_port = static_cast<uint16_t>(it->get<uint64_t>());
+  }
+  if (auto it = j.find("rcpts"); it != j.end() && it->is_array()) {
+    for (const auto& r : *it) {
+      if (!r.is_object()) continue;
+      core::Recipient rcpt;
+      if (auto a = r.find("address"); a != r.end() && a->is_string()) rcpt.address = a->get<std::string>();
+      if (auto p = r.find("params"); p != r.end() && p->is_string()) rcpt.params = p->get<std::string>();
+      e.rcpts.push_back(std::move(rcpt));
+    }
+  }
+  return e;
+}
+
+// "Name address, Name address" for the full-text index.
+void addresses_to_text(const std::vector<core::Address>& list, std::string& out) {
+  out.clear();
+  for (const auto& a : list) {
+    if (!out.empty()) out += ", ";
+    out += a.name;
+    if (!a.name.empty()) out += ' ';
+    out += a.address;
+  }
+}
+
+// ---- credentials and slugs -------------------------------------------------------------------------
+
+// Uniformly random characters from `alphabet` (rejection sampling over CSPRNG bytes).
+std::string random_string(std::size_t length, std::string_view alphabet) {
+  std::string out;
+  out.reserve(length);
+  const unsigned limit = 256 - (256 % alphabet.size());
+  unsigned char buf[64];
+  while (out.size() < length) {
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+      std::random_device rd;  // OpenSSL unavailable: the OS entropy source directly
+      for (auto& b : buf) b = static_cast<unsigned char>(rd());
+    }
+    for (unsigned char b : buf) {
+      if (b < limit && out.size() < length) out.push_back(alphabet[b % alphabet.size()]);
+    }
+  }
+  return out;
+}
+
+// Uniform in [lo, hi], hi - lo < 256.
+std::size_t random_between(std::size_t lo, std::size_t hi) {
+  const unsigned span = static_cast<unsigned>(hi - lo + 1);
+  const unsigned limit = 256 - (256 % span);
+  while (true) {
+    unsigned char b = 0;
+    if (RAND_bytes(&b, 1) != 1) b = static_cast<unsigned char>(std::random_device{}());
+    if (b < limit) return lo + b % span;
+  }
+}
+
+constexpr std::string_view kLowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789";
+constexpr std::string_view kAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+std::string make_username() { return random_string(random_between(12, 16), kLowerAlnum); }
+std::string make_password() { return random_string(random_between(16, 24), kAlnum); }
+
+// Lower-case; every run of characters outside [a-z0-9] becomes one '-'; trimmed; bounded; "inbox" if
+// nothing is left.
+std::string slugify(std::string_view name) {
+  std::string slug;
+  for (char c : name) {
+    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    const bool keep = (lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9');
+    if (keep) {
+      slug.push_back(lower);
+    } else if (!slug.empty() && slug.back() != '-') {
+      slug.push_back('-');
+    }
+    if (slug.size() >= kMaxSlugBytes) break;
+  }
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug.empty() ? "inbox" : slug;
+}
+
+Inbox read_inbox(sqlite3_stmt* s) {
+  Inbox in;
+  in.id = sqlite3_column_int64(s, 0);
+  in.project_id = sqlite3_column_int64(s, 1);
+  in.project_name = column_text(s, 2);
+  in.name = column_text(s, 3);
+  in.slug = column_text(s, 4);
+  in.smtp_username = column_text(s, 5);
+  in.smtp_password = column_text(s, 6);
+  in.created_ms = sqlite3_column_int64(s, 7);
+  return in;
+}
+
+MessageRow read_row(sqlite3_stmt* s) {
+  MessageRow row;
+  row.id = column_text(s, 0);
+  row.inbox_id = sqlite3_column_int64(s, 1);
+  row.received_ms = sqlite3_column_int64(s, 2);
+  row.size = sqlite3_column_int64(s, 3);
+  row.read = sqlite3_column_int(s, 4) != 0;
+  core::MessageSummary& m = row.summary;
+  m.from = addresses_from_json(column_text(s, 5));
+  m.to = addresses_from_json(column_text(s, 6));
+  m.cc = addresses_from_json(column_text(s, 7));
+  m.bcc = addresses_from_json(column_text(s, 8));
+  m.reply_to = addresses_from_json(column_text(s, 9));
+  m.subject = column_text(s, 10);
+  m.date = column_text(s, 11);
+  m.message_id = column_text(s, 12);
+  m.attachments = sqlite3_column_int(s, 13);
+  m.snippet = column_text(s, 14);
+  m.tags = strings_from_json(column_text(s, 15));
+  m.parse_failed = sqlite3_column_int(s, 16) != 0;
+  m.parse_error = column_text(s, 17);
+  return row;
+}
+
+}  // namespace
+
+// ---- index_data codec (index_internal.h) -----------------------------------------------------------
+
+namespace internal {
+
+void encode_index_fields(const std::string_view (&fields)[kIndexFields], std::string& out) {
+  for (std::string_view f : fields) {
+    const auto n = static_cast<uint32_t>(f.size());
+    const char len[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                         static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
+    out.append(len, 4);
+    out.append(f);
+  }
+}
+
+bool decode_index_field(std::string_view encoded, int index, std::string_view& field) {
+  if (index < 0 || index >= kIndexFields) return false;
+  std::size_t pos = 0;
+  for (int i = 0; i <= index; ++i) {
+    if (encoded.size() - pos < 4) return false;
+    const auto* p = reinterpret_cast<const unsigned char*>(encoded.data() + pos);
+    const std::size_t n = p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<std::size_t>(p[3]) << 24);
+    pos += 4;
+    if (encoded.size() - pos < n) return false;
+    if (i == index) field = encoded.substr(pos, n);
+    pos += n;
+  }
+  return true;
+}
+
+namespace {
+
+void index_field_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const void* blob = sqlite3_value_blob(argv[0]);
+  const auto size = static_cast<std::size_t>(sqlite3_value_bytes(argv[0]));
+  const int index = sqlite3_value_int(argv[1]);
+  const unsigned long long content = blob ? ZSTD_getFrameContentSize(blob, size) : ZSTD_CONTENTSIZE_ERROR;
+  if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN || content > (1ull << 31)) {
+    sqlite3_result_error(ctx, "mailjar_index_field: malformed index_data", -1);
+    return;
+  }
+  std::string plain(static_cast<std::size_t>(content), '\0');
+  auto* dctx = static_cast<ZSTD_DCtx*>(sqlite3_user_data(ctx));
+  const std::size_t n = ZSTD_decompressDCtx(dctx, plain.data(), plain.size(), blob, size);
+  std::string_view field;
+  if (ZSTD_isError(n) || n != plain.size() || !decode_index_field(plain, index, field)) {
+    sqlite3_result_error(ctx, "mailjar_index_field: malformed index_data", -1);
+    return;
+  }
+  sqlite3_result_text64(ctx, field.data(), field.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+void free_dctx(void* p) { ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(p)); }
+
+}  // namespace
+
+int register_sql_functions(sqlite3* db) {
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  if (!dctx) return SQLITE_NOMEM;
+  // Deterministic and innocuous: it only decodes its argument, so triggers may call it.
+  return sqlite3_create_function_v2(db, "mailjar_index_field", 2,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, dctx,
+                                    index_field_function, nullptr, nullptr, free_dctx);
+}
+
+}  // namespace internal
+
+namespace {}  // namespace
+
+// ---- Impl ------------------------------------------------------------------------------------------
+
+struct Store::Impl {
+  sqlite3* db = nullptr;
+  bool read_only = false;
+  std::array<sqlite3_stmt*, kStmtCount> stmts{};
+  ZSTD_CCtx* cctx = nullptr;
+  ZSTD_DCtx* dctx = nullptr;
+  // Buffers reused across inserts.
+  std::string compressed, compressed_index, index_plain, envelope, from, to, cc, bcc, reply_to, tags;
+  std::string from_text, to_text, cc_text, bcc_text;
+  std::vector<int64_t> seqs;
+
+  ~Impl() {
+    for (sqlite3_stmt* s : stmts) sqlite3_finalize(s);
+    if (db) sqlite3_close_v2(db);
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+
+  // The cached statement, prepared on first use.
+  Result<sqlite3_stmt*> stmt(Stmt id) {
+    if (!stmts[id]) {
+      const int rc = sqlite3_prepare_v3(db, kSql[id], -1, SQLITE_PREPARE_PERSISTENT, &stmts[id], nullptr);
+      if (rc != SQLITE_OK) return db_error(db, rc, std::string("prepare \"") + kSql[id] + "\"");
+    }
+    return stmts[id];
+  }
+
+  // Runs a statement that returns no rows (or whose rows are ignored).
+  Result<void> run(Stmt id, std::string_view what) {
+    auto s = stmt(id);
+    if (!s) return s.error();
+    Use use(*s);
+    int rc;
+    while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) return db_error(db, rc, what);
+    return {};
+  }
+
+  Result<void> exec(const char* sql, std::string_view what) {
+    const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return db_error(db, rc, what);
+    return {};
+  }
+
+  Result<int> user_version() {
+    auto s = stmt(kUserVersion);
+    if (!s) return s.error();
+    Use use(*s);
+    const int rc = sqlite3_step(*s);
+    if (rc != SQLITE_ROW) return db_error(db, rc, "read user_version");
+    return sqlite3_column_int(*s, 0);
+  }
+
+  // Applies the embedded migrations newer than the database. Each runs in its own BEGIN IMMEDIATE
+  // transaction after re-reading user_version, so two processes opening a new database at once apply
+  // each migration exactly once.
+  Result<void> migrate() {
+    const auto all = internal::migrations();
+    const int latest = static_cast<int>(all.size());
+    while (true) {
+      auto v = user_version();
+      if (!v) return v.error();
+      if (*v > latest) {
+        return core::make_error("schema", "database schema version " + std::to_string(*v) +
+                                              " is newer than this binary (" + std::to_string(latest) + ")");
+      }
+      if (*v == latest) return {};
+      if (auto r = run(kBegin, "begin migration"); !r) return r;
+      auto current = user_version();
+      if (!current) {
+        (void)run(kRollback, "rollback");
+        return current.error();
+      }
+      if (*current < latest) {
+        const internal::Migration& m = all[static_cast<std::size_t>(*current)];
+        auto applied = exec(m.sql, std::string("apply schema ") + m.name);
+        if (applied) {
+          const std::string bump = "PRAGMA user_version = " + std::to_string(m.version);
+          applied = exec(bump.c_str(), "set user_version");
+        }
+        if (!applied) {
+          (void)run(kRollback, "rollback");
+          return applied;
+        }
+      }
+      if (auto r = run(kCommit, "commit migration"); !r) {
+        (void)run(kRollback, "rollback");
+        return r;
+      }
+    }
+  }
+
+  Result<std::optional<Inbox>> inbox_where(Stmt id, std::string_view key) {
+    auto s = stmt(id);
+    if (!s) return s.error();
+    Use use(*s);
+    bind_text(*s, 1, key);
+    const int rc = sqlite3_step(*s);
+    if (rc == SQLITE_ROW) return std::optional<Inbox>(read_inbox(*s));
+    if (rc != SQLITE_DONE) return db_error(db, rc, "find inbox");
+    return std::optional<Inbox>();
+  }
+
+  Result<bool> exists(Stmt id, std::string_view key) {
+    auto s = stmt(id);
+    if (!s) return s.error();
+    Use use(*s);
+    bind_text(*s, 1, key);
+    const int rc = sqlite3_step(*s);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) return db_error(db, rc, "lookup");
+    return false;
+  }
+
+  Result<std::optional<int64_t>> project_id(std::string_view name) {
+    auto s = stmt(kProjectIdByName);
+    if (!s) return s.error();
+    Use use(*s);
+    bind_text(*s, 1, name);
+    const int rc = sqlite3_step(*s);
+    if (rc == SQLITE_ROW) return std::optional<int64_t>(sqlite3_column_int64(*s, 0));
+    if (rc != SQLITE_DONE) return db_error(db, rc, "find project");
+    return std::optional<int64_t>();
+  }
+
+  Result<int64_t> insert_project(std::string_view name, int64_t now) {
+    auto s = stmt(kProjectInsert);
+    if (!s) return s.error();
+    Use use(*s);
+    bind_text(*s, 1, name);
+    sqlite3_bind_int64(*s, 2, now);
+    const int rc = sqlite3_step(*s);
+    if (rc != SQLITE_DONE) return db_error(db, rc, "create project");
+    return sqlite3_last_insert_rowid(db);
+  }
+
+  // Inside a write transaction: inserts an inbox with a fresh unique slug and credentials.
+  Result<Inbox> insert_inbox(int64_t project, std::string_view project_name, std::string_view name,
+                             std::string_view slug_base) {
+    std::string slug(slug_base);
+    for (int n = 2;; ++n) {
+      auto taken = exists(kSlugExists, slug);
+      if (!taken) return taken.error();
+      if (!*taken) break;
+      slug = std::string(slug_base) + "-" + std::to_string(n);
+    }
+    std::string username;
+    do {
+      username = make_username();
+      auto taken = exists(kUsernameExists, username);
+      if (!taken) return taken.error();
+      if (!*taken) break;
+    } while (true);
+    Inbox in;
+    in.project_id = project;
+    in.project_name = std::string(project_name);
+    in.name = std::string(name);
+    in.slug = std::move(slug);
+    in.smtp_username = std::move(username);
+    in.smtp_password = make_password();
+    in.created_ms = core::now_unix_ms();
+    auto s = stmt(kInboxInsert);
+    if (!s) return s.error();
+    Use use(*s);
+    sqlite3_bind_int64(*s, 1, in.project_id);
+    bind_text(*s, 2, in.name);
+    bind_text(*s, 3, in.slug);
+    bind_text(*s, 4, in.smtp_username);
+    bind_text(*s, 5, in.smtp_password);
+    sqlite3_bind_int64(*s, 6, in.created_ms);
+    const int rc = sqlite3_step(*s);
+    if (rc != SQLITE_DONE) {
+      Error e = db_error(db, rc, "create inbox");
+      if (e.code == "conflict")
+        e.message = "inbox '" + in.name + "' already exists in project '" + in.project_name + "'";
+      return e;
+    }
+    in.id = sqlite3_last_insert_rowid(db);
+    return in;
+  }
+
+  // Makes sure project "default" with inbox "default" (slug "default") exists.
+  Result<void> ensure_default() {
+    auto found = inbox_where(kInboxBySlug, kDefaultName);
+    if (!found) return found.error();
+    if (found->has_value()) return {};
+    if (auto r = run(kBegin, "begin"); !r) return r;
+    auto result = [&]() -> Result<void> {
+      auto again = inbox_where(kInboxBySlug, kDefaultName);
+      if (!again) return again.error();
+      if (again->has_value()) return {};  // another process won the race
+      auto pid = project_id(kDefaultName);
+      if (!pid) return pid.error();
+      int64_t project;
+      if (pid->has_value()) {
+        project = **pid;
+      } else {
+        auto created = insert_project(kDefaultName, core::now_unix_ms());
+        if (!created) return created.error();
+        project = *created;
+      }
+      auto inbox = insert_inbox(project, kDefaultName, kDefaultName, kDefaultName);
+      if (!inbox) return inbox.error();
+      return run(kCommit, "commit");
+    }();
+    if (!result) (void)run(kRollback, "rollback");
+    return result;
+  }
+
+  // Compresses `in` into `out` as one zstd frame (with its content size).
+  Result<void> zstd(std::string_view in, std::string& out) {
+    out.resize(ZSTD_compressBound(in.size()));
+    const std::size_t n = ZSTD_compressCCtx(cctx, out.data(), out.size(), in.data(), in.size(), kZstdLevel);
+    if (ZSTD_isError(n)) return core::make_error("io", std::string("zstd: ") + ZSTD_getErrorName(n));
+    out.resize(n);
+    return {};
+  }
+
+  // Compresses the raw bytes into `compressed`; returns the compression kind used.
+  Result<int> compress_raw(std::string_view raw) {
+    if (raw.empty()) {
+      compressed.clear();
+      return kCompressionNone;
+    }
+    if (auto r = zstd(raw, compressed); !r) return r.error();
+    if (compressed.size() >= raw.size()) {  // incompressible: keep the bytes as they are
+      compressed.assign(raw);
+      return kCompressionNone;
+    }
+    return kCompressionZstd;
+  }
+
+  // The FTS column values of a message, in index order.
+  void index_texts(const core::MessageSummary& sum) {
+    addresses_to_text(sum.from, from_text);
+    addresses_to_text(sum.to, to_text);
+    addresses_to_text(sum.cc, cc_text);
+    addresses_to_text(sum.bcc, bcc_text);
+  }
+
+  // Inserts the summary row and the raw bytes; returns the row's seq.
+  Result<int64_t> insert_row(const NewMessage& m) {
+    const core::MessageSummary& sum = m.summary;
+    envelope.clear();
+    append_envelope_json(envelope, m.envelope);
+    for (auto [list, out] : {std::pair{&sum.from, &from}, std::pair{&sum.to, &to}, std::pair{&sum.cc, &cc},
+                             std::pair{&sum.bcc, &bcc}, std::pair{&sum.reply_to, &reply_to}}) {
+      out->clear();
+      append_addresses_json(*out, *list);
+    }
+    tags.clear();
+    append_strings_json(tags, sum.tags);
+
+    int64_t seq;
+    {
+      auto s = stmt(kMessageInsert);
+      if (!s) return s.error();
+      Use use(*s);
+      bind_text(*s, 1, m.id);
+      sqlite3_bind_int64(*s, 2, m.inbox_id);
+      sqlite3_bind_int64(*s, 3, m.received_ms);
+      sqlite3_bind_int64(*s, 4, static_cast<int64_t>(m.raw.size()));
+      bind_text(*s, 5, envelope);
+      bind_text(*s, 6, from);
+      bind_text(*s, 7, to);
+      bind_text(*s, 8, cc);
+      bind_text(*s, 9, bcc);
+      bind_text(*s, 10, reply_to);
+      bind_text(*s, 11, sum.subject);
+      bind_text(*s, 12, sum.date);
+      bind_text(*s, 13, sum.message_id);
+      sqlite3_bind_int(*s, 14, sum.attachments);
+      bind_text(*s, 15, sum.snippet);
+      bind_text(*s, 16, tags);
+      sqlite3_bind_int(*s, 17, sum.parse_failed ? 1 : 0);
+      bind_text(*s, 18, sum.parse_error);
+      const int rc = sqlite3_step(*s);
+      if (rc != SQLITE_DONE) {
+        Error e = db_error(db, rc, "insert message " + m.id);
+        if (e.code == "not_found") e.message = "inbox " + std::to_string(m.inbox_id) + " does not exist";
+        return e;
+      }
+      seq = sqlite3_last_insert_rowid(db);
+    }
+    {
+      auto kind = compress_raw(m.raw);
+      if (!kind) return kind.error();
+      index_texts(sum);
+      const std::string_view fields[internal::kIndexFields] = {sum.subject, from_text, to_text,
+                                                               cc_text,     bcc_text,  sum.text_for_index};
+      index_plain.clear();
+      internal::encode_index_fields(fields, index_plain);
+      if (auto r = zstd(index_plain, compressed_index); !r) return r.error();
+      auto s = stmt(kRawInsert);
+      if (!s) return s.error();
+      Use use(*s);
+      sqlite3_bind_int64(*s, 1, seq);
+      sqlite3_bind_int64(*s, 2, static_cast<int64_t>(m.raw.size()));
+      sqlite3_bind_int(*s, 3, *kind);
+      sqlite3_bind_blob64(*s, 4, compressed.data(), compressed.size(), SQLITE_STATIC);
+      sqlite3_bind_blob64(*s, 5, compressed_index.data(), compressed_index.size(), SQLITE_STATIC);
+      const int rc = sqlite3_step(*s);
+      if (rc != SQLITE_DONE) return db_error(db, rc, "insert raw " + m.id);
+    }
+    return seq;
+  }
+
+  // Adds the message to the full-text index under `seq`.
+  Result<void> index_row(int64_t seq, const NewMessage& m) {
+    const core::MessageSummary& sum = m.summary;
+    {
+      index_texts(sum);
+      auto s = stmt(kFtsInsert);
+      if (!s) return s.error();
+      Use use(*s);
+      sqlite3_bind_int64(*s, 1, seq);
+      bind_text(*s, 2, sum.subject);
+      bind_text(*s, 3, from_text);
+      bind_text(*s, 4, to_text);
+      bind_text(*s, 5, cc_text);
+      bind_text(*s, 6, bcc_text);
+      bind_text(*s, 7, sum.text_for_index);
+      const int rc = sqlite3_step(*s);
+      if (rc != SQLITE_DONE) return db_error(db, rc, "index " + m.id);
+    }
+    return {};
+  }
+
+  // Opens one configured connection (pragmas, SQL functions, zstd contexts); no schema work.
+  static Result<std::unique_ptr<Impl>> open_connection(const std::string& path, const StoreOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->read_only = options.read_only;
+    const int flags =
+        (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+        SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      Error e = db_error(impl->db, rc, "open " + path);
+      if ((rc & 0xff) == SQLITE_CANTOPEN) e.code = options.read_only ? "not_found" : "io";
+      return e;
+    }
+    sqlite3_extended_result_codes(impl->db, 1);
+    rc = internal::register_sql_functions(impl->db);
+    if (rc != SQLITE_OK) return db_error(impl->db, rc, "register functions");
+    sqlite3_busy_timeout(impl->db, options.busy_timeout_ms);
+    if (auto r = impl->exec("PRAGMA foreign_keys = ON", "enable foreign keys"); !r) return r.error();
+    if (!options.read_only) {
+      if (auto r = impl->exec("PRAGMA journal_mode = WAL", "enable WAL"); !r) return r.error();
+    }
+    if (auto r =
+            impl->exec("PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384",
+                       "configure connection");
+        !r) {
+      return r.error();
+    }
+    impl->cctx = ZSTD_createCCtx();
+    impl->dctx = ZSTD_createDCtx();
+    if (!impl->cctx || !impl->dctx) return core::make_error("io", "zstd: out of memory");
+    return impl;
+  }
+
+  // Creates a complete database (WAL mode, schema, defaults) under a private name, then links it into
+  // place only if no database exists yet. A new file is the one case where SQLite's WAL locking does not
+  // yet apply (an empty file uses rollback locking until its first commit), and concurrent first writers
+  // can then block each other for the whole busy timeout; building aside and linking avoids that race.
+  // Returns ok when `final_path` exists afterwards (made by this process or by another one).
+  static Result<void> create_database(const std::filesystem::path& final_path, const StoreOptions& options) {
+    namespace fs = std::filesystem;
+    const fs::path tmp =
+        final_path.string() + ".new-" + std::to_string(::getpid()) + "-" + random_string(8, kLowerAlnum);
+    const auto remove_tmp = [&] {
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(tmp.string() + suffix, ec);
+    };
+    const Result<void> built = [&]() -> Result<void> {
+      auto impl = open_connection(tmp.string(), options);
+      if (!impl) return impl.error();
+      if (auto r = impl.value()->migrate(); !r) return r;
+      if (auto r = impl.value()->ensure_default(); !r) return r;
+      return impl.value()->exec("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint new database");
+    }();  // the connection is closed here: its WAL is checkpointed and removed
+    if (!built) {
+      remove_tmp();
+      return built;
+    }
+    if (::link(tmp.c_str(), final_path.c_str()) != 0 && errno != EEXIST) {
+      // No hard links on this filesystem: a plain rename, unless another process got there first.
+      std::error_code ec;
+      if (!fs::exists(final_path, ec)) fs::rename(tmp, final_path, ec);
+    }
+    remove_tmp();
+    return {};
+  }
+};
+
+// ---- Store -----------------------------------------------------------------------------------------
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  namespace fs = std::filesystem;
+  const fs::path dir(options.data_dir.empty() ? "." : options.data_dir);
+  const fs::path path = dir / kDatabaseFile;
+  if (!options.read_only) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return core::make_error("io", "create " + dir.string() + ": " + ec.message());
+    if (!fs::exists(path, ec)) {
+      if (auto r = Impl::create_database(path, options); !r) return r.error();
+    }
+  }
+
+  auto opened = Impl::open_connection(path.string(), options);
+  if (!opened) return opened.error();
+  std::unique_ptr<Impl> impl = std::move(opened).value();
+  if (options.read_only) {
+    auto v = impl->user_version();
+    if (!v) return v.error();
+    const int latest = static_cast<int>(internal::migrations().size());
+    if (*v != latest) {
+      return core::make_error("schema", "read-only database has schema version " + std::to_string(*v) +
+                                            ", this binary needs " + std::to_string(latest));
+    }
+  } else {
+    // An existing database may be older than this binary: migrate it (no-op when current).
+    if (auto r = impl->migrate(); !r) return r.error();
+    if (auto r = impl->ensure_default(); !r) return r.error();
+  }
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<Project> Store::create_project(const std::string& name) {
+  if (name.empty()) return core::make_error("invalid", "project name is empty");
+  const int64_t now = core::now_unix_ms();
+  auto id = impl_->insert_project(name, now);
+  if (!id) {
+    Error e = id.error();
+    if (e.code == "conflict") e.message = "project '" + name + "' already exists";
+    return e;
+  }
+  return Project{*id, name, now};
+}
+
+Result<std::vector<Project>> Store::list_projects() {
+  auto s = impl_->stmt(kProjectList);
+  if (!s) return s.error();
+  Use use(*s);
+  std::vector<Project> out;
+  int rc;
+  while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
+    out.push_back(Project{sqlite3_column_int64(*s, 0), column_text(*s, 1), sqlite3_column_int64(*s, 2)});
+  }
+  if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "list projects");
+  return out;
+}
+
+Result<Inbox> Store::create_inbox(const std::string& project_name, const std::string& name) {
+  if (auto r = impl_->run(kBegin, "begin"); !r) return r.error();
+  auto result = [&]() -> Result<Inbox> {
+    auto pid = impl_->project_id(project_name);
+    if (!pid) return pid.error();
+    if (!pid->has_value())
+      return core::make_error("not_found", "project '" + project_name + "' does not exist");
+    auto inbox = impl_->insert_inbox(**pid, project_name, name, slugify(name));
+    if (!inbox) return inbox;
+    if (auto r = impl_->run(kCommit, "commit"); !r) return r.error();
+    return inbox;
+  }();
+  if (!result) (void)impl_->run(kRollback, "rollback");
+  return result;
+}
+
+Result<std::vector<Inbox>> Store::list_inboxes() {
+  auto s = impl_->stmt(kInboxList);
+  if (!s) return s.error();
+  Use use(*s);
+  std::vector<Inbox> out;
+  int rc;
+  while ((rc = sqlite3_step(*s)) == SQLITE_ROW) out.push_back(read_inbox(*s));
+  if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "list inboxes");
+  return out;
+}
+
+Result<std::optional<Inbox>> Store::find_inbox_by_username(const std::string& smtp_username) {
+  return impl_->inbox_where(kInboxByUsername, smtp_username);
+}
+
+Result<std::optional<Inbox>> Store::find_inbox_by_slug(const std::string& slug) {
+  return impl_->inbox_where(kInboxBySlug, slug);
+}
+
+Result<Inbox> Store::default_inbox() {
+  auto found = impl_->inbox_where(kInboxBySlug, kDefaultName);
+  if (!found) return found.error();
+  if (!found->has_value()) return core::make_error("not_found", "the default inbox does not exist");
+  return std::move(**found);
+}
+
+Result<void> Store::insert_messages(const std::vector<const NewMessage*>& batch) {
+  if (batch.empty()) return {};
+  for (const NewMessage* m : batch) {
+    if (!m) return core::make_error("invalid", "null message in batch");
+  }
+  if (auto r = impl_->run(kBegin, "begin"); !r) return r;
+  // All ordinary rows first, then all FTS rows: FTS5 flushes its in-memory index at every statement
+  // savepoint, and each INSERT INTO messages (triggers, foreign key) opens one once the FTS table has
+  // joined the transaction. In this order the batch's terms are written once, at commit.
+  std::vector<int64_t>& seqs = impl_->seqs;
+  seqs.clear();
+  Result<void> r;
+  for (const NewMessage* m : batch) {
+    auto seq = impl_->insert_row(*m);
+    if (!seq) {
+      r = seq.error();
+      break;
+    }
+    seqs.push_back(*seq);
+  }
+  for (std::size_t i = 0; r && i < batch.size(); ++i) r = impl_->index_row(seqs[i], *batch[i]);
+  if (!r) {
+    (void)impl_->run(kRollback, "rollback");
+    return r;
+  }
+  if (auto r = impl_->run(kCommit, "commit"); !r) {
+    (void)impl_->run(kRollback, "rollback");
+    return r;
+  }
+  return {};
+}
+
+Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_t limit) {
+  MessagePage page;
+  {
+    auto s = impl_->stmt(kCounters);
+    if (!s) return s.error();
+    Use use(*s);
+    sqlite3_bind_int64(*s, 1, inbox_id);
+    const int rc = sqlite3_step(*s);
+    if (rc == SQLITE_DONE)
+      return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
+    if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages");
+    page.total = sqlite3_column_int64(*s, 0);
+    page.unread = sqlite3_column_int64(*s, 1);
+  }
+  if (limit <= 0 || start >= page.total) return page;
+  auto s = impl_->stmt(kMessageList);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, inbox_id);
+  sqlite3_bind_int64(*s, 2, limit);
+  sqlite3_bind_int64(*s, 3, start < 0 ? 0 : start);
+  page.messages.reserve(static_cast<std::size_t>(std::min<int64_t>(limit, page.total)));
+  int rc;
+  while ((rc = sqlite3_step(*s)) == SQLITE_ROW) page.messages.push_back(read_row(*s));
+  if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "list messages");
+  return page;
+}
+
+Result<std::optional<std::string>> Store::get_raw(int64_t inbox_id, const std::string& id) {
+  auto s = impl_->stmt(kRawGet);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, inbox_id);
+  bind_text(*s, 2, id);
+  const int rc = sqlite3_step(*s);
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "read raw");
+  const int64_t raw_size = sqlite3_column_int64(*s, 0);
+  const int kind = sqlite3_column_int(*s, 1);
+  const void* data = sqlite3_column_blob(*s, 2);
+  const auto data_size = static_cast<std::size_t>(sqlite3_column_bytes(*s, 2));
+  if (raw_size < 0 || raw_size > kMaxRawBytes) return core::make_error("corrupt", "bad raw_size for " + id);
+  std::string raw;
+  if (kind == kCompressionNone) {
+    raw.assign(static_cast<const char*>(data), data_size);
+  } else if (kind == kCompressionZstd) {
+    raw.resize(static_cast<std::size_t>(raw_size));
+    const std::size_t n = ZSTD_decompressDCtx(impl_->dctx, raw.data(), raw.size(), data, data_size);
+    if (ZSTD_isError(n))
+      return core::make_error("corrupt", "zstd: " + std::string(ZSTD_getErrorName(n)) + " in " + id);
+    raw.resize(n);
+  } else {
+    return core::make_error("corrupt", "unknown compression " + std::to_string(kind) + " for " + id);
+  }
+  if (static_cast<int64_t>(raw.size()) != raw_size)
+    return core::make_error("corrupt", "raw size mismatch for " + id);
+  return std::optional<std::string>(std::move(raw));
+}
+
+Result<std::optional<MessageRow>> Store::get_message(int64_t inbox_id, const std::string& id) {
+  auto s = impl_->stmt(kMessageGet);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, inbox_id);
+  bind_text(*s, 2, id);
+  const int rc = sqlite3_step(*s);
+  if (rc == SQLITE_DONE) return std::optional<MessageRow>();
+  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "read message");
+  return std::optional<MessageRow>(read_row(*s));
+}
+
+Result<std::optional<core::Envelope>> Store::get_envelope(int64_t inbox_id, const std::string& id) {
+  auto s = impl_->stmt(kEnvelopeGet);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, inbox_id);
+  bind_text(*s, 2, id);
+  const int rc = sqlite3_step(*s);
+  if (rc == SQLITE_DONE) return std::optional<core::Envelope>();
+  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "read envelope");
+  return std::optional<core::Envelope>(envelope_from_json(column_text(*s, 0)));
+}
+
+Result<std::vector<std::string>> Store::search_ids(int64_t inbox_id, const std::string& fts_query,
+                                                   int64_t limit) {
+  std::vector<std::string> ids;
+  if (limit <= 0) return ids;
+  auto s = impl_->stmt(kSearch);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, inbox_id);
+  bind_text(*s, 2, fts_query);
+  sqlite3_bind_int64(*s, 3, limit);
+  int rc;
+  while ((rc = sqlite3_step(*s)) == SQLITE_ROW) ids.push_back(column_text(*s, 0));
+  if (rc != SQLITE_DONE) {
+    Error e = db_error(impl_->db, rc, "search");
+    if ((rc & 0xff) == SQLITE_ERROR) e.code = "invalid";  // FTS5 query syntax
+    return e;
+  }
+  return ids;
+}
+
+Result<int64_t> Store::count_messages(int64_t inbox_id) {
+  auto s = impl_->stmt(kCounters);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, inbox_id);
+  const int rc = sqlite3_step(*s);
+  if (rc == SQLITE_DONE)
+    return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
+  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages");
+  return sqlite3_column_int64(*s, 0);
+}
+
+}  // namespace mailjar::store

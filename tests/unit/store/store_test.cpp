@@ -1,0 +1,984 @@
+// Tests for store::Store and store::BatchWriter against real SQLite files in a temporary directory.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/id.h"
+#include "store/index_internal.h"
+#include "store/schema_internal.h"
+
+namespace mailjar::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("mailjar_store_test_" + std::to_string(::getpid()) + "_" +
+                                         std::to_string(rd()) + std::to_string(rd()));
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+StoreOptions options_for(const fs::path& dir) {
+  StoreOptions o;
+  o.data_dir = dir.string();
+  return o;
+}
+
+std::unique_ptr<Store> open_or_die(const fs::path& dir) {
+  auto r = Store::open(options_for(dir));
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().code + ": " + r.error().message);
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+bool all_of_class(const std::string& s, bool (*pred)(char)) { return std::all_of(s.begin(), s.end(), pred); }
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+
+void expect_credentials_shape(const Inbox& in) {
+  EXPECT_GE(in.smtp_username.size(), 12u);
+  EXPECT_LE(in.smtp_username.size(), 16u);
+  EXPECT_TRUE(all_of_class(in.smtp_username, lower_alnum)) << in.smtp_username;
+  EXPECT_GE(in.smtp_password.size(), 16u);
+  EXPECT_LE(in.smtp_password.size(), 24u);
+  EXPECT_TRUE(all_of_class(in.smtp_password, alnum)) << in.smtp_password;
+}
+
+// Every byte value, NULs, CRLF and invalid UTF-8.
+std::string binary_raw() {
+  std::string raw = "Subject: binary\r\n\r\n";
+  for (int i = 0; i < 256; ++i) raw.push_back(static_cast<char>(i));
+  raw += std::string("\0\0\xff\xfe\xc3\x28\xed\xa0\x80\r\n.\r\n", 15);
+  return raw;
+}
+
+NewMessage make_message(core::IdGenerator& ids, int64_t inbox_id, int64_t received_ms,
+                        const std::string& subject, const std::string& body = "hello world") {
+  NewMessage m;
+  m.id = ids.next(received_ms);
+  m.inbox_id = inbox_id;
+  m.received_ms = received_ms;
+  m.envelope.mail_from = "sender@example.com";
+  m.envelope.rcpts = {{"rcpt@example.com", ""}};
+  m.raw = "From: sender@example.com\r\nSubject: " + subject + "\r\n\r\n" + body + "\r\n";
+  m.summary.subject = subject;
+  m.summary.from = {{"Sender", "sender@example.com"}};
+  m.summary.to = {{"", "rcpt@example.com"}};
+  m.summary.snippet = body.substr(0, 250);
+  m.summary.text_for_index = body;
+  return m;
+}
+
+core::Result<void> insert_all(Store& store, const std::vector<NewMessage>& messages) {
+  std::vector<const NewMessage*> batch;
+  for (const auto& m : messages) batch.push_back(&m);
+  return store.insert_messages(batch);
+}
+
+// Direct SQL access for checks the Store API does not expose.
+class RawDb {
+ public:
+  // `with_functions`: register the store's SQL functions, as every Store connection does.
+  explicit RawDb(const fs::path& dir, bool with_functions = true) {
+    sqlite3_open_v2((dir / "mailjar.db").string().c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
+    sqlite3_busy_timeout(db_, 5000);
+    if (with_functions) internal::register_sql_functions(db_);
+    exec("PRAGMA foreign_keys = ON");
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  int64_t scalar(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
+    int64_t v = -1;
+    if (s && sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
+    std::string v;
+    if (s && sqlite3_step(s) == SQLITE_ROW) v = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return v;
+  }
+  void exec(const std::string& sql) { EXPECT_EQ(try_exec(sql), SQLITE_OK) << sqlite3_errmsg(db_); }
+  int try_exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Opening and migration.
+
+TEST(StoreOpen, CreatesDirectoryDatabaseAndDefaults) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "nested" / "data";
+  auto store = open_or_die(dir);
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(fs::exists(dir / "mailjar.db"));
+
+  auto inbox = store->default_inbox();
+  ASSERT_TRUE(inbox.ok());
+  EXPECT_EQ(inbox->name, "default");
+  EXPECT_EQ(inbox->slug, "default");
+  EXPECT_EQ(inbox->project_name, "default");
+  EXPECT_GT(inbox->created_ms, 0);
+  expect_credentials_shape(*inbox);
+
+  auto projects = store->list_projects();
+  ASSERT_TRUE(projects.ok());
+  ASSERT_EQ(projects->size(), 1u);
+  EXPECT_EQ((*projects)[0].name, "default");
+  EXPECT_EQ((*projects)[0].id, inbox->project_id);
+
+  RawDb db(dir);
+  EXPECT_EQ(db.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts'"), 1);
+}
+
+TEST(StoreOpen, ReopenIsIdempotent) {
+  TempDir tmp;
+  Inbox first;
+  {
+    auto store = open_or_die(tmp.path());
+    ASSERT_TRUE(store);
+    first = store->default_inbox().value();
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto store = open_or_die(tmp.path());
+    ASSERT_TRUE(store);
+    const Inbox again = store->default_inbox().value();
+    EXPECT_EQ(again.id, first.id);
+    EXPECT_EQ(again.smtp_username, first.smtp_username);
+    EXPECT_EQ(again.smtp_password, first.smtp_password);
+    EXPECT_EQ(store->list_inboxes()->size(), 1u);
+    EXPECT_EQ(store->list_projects()->size(), 1u);
+  }
+  RawDb db(tmp.path());
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), 1);
+}
+
+TEST(StoreSchema, EmbeddedMigrationsAreOrderedAndNonEmpty) {
+  const auto all = internal::migrations();
+  ASSERT_GE(all.size(), 1u);
+  EXPECT_STREQ(all[0].name, "001_init");
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].version, static_cast<int>(i + 1));
+    EXPECT_NE(std::string(all[i].sql).find("CREATE"), std::string::npos) << all[i].name;
+  }
+}
+
+// A database file that exists but predates the schema (user_version 0, rollback journal) is migrated in
+// place, also when several connections open it at once.
+TEST(StoreOpen, ExistingUnmigratedDatabaseIsMigrated) {
+  TempDir tmp;
+  fs::create_directories(tmp.path());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((tmp.path() / "mailjar.db").string().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE unrelated (x INTEGER)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  std::vector<std::future<std::string>> results;
+  for (int i = 0; i < 4; ++i) {
+    results.push_back(std::async(std::launch::async, [&] {
+      auto r = Store::open(options_for(tmp.path()));
+      return r.ok() ? std::string() : r.error().code + ": " + r.error().message;
+    }));
+  }
+  for (auto& f : results) EXPECT_EQ(f.get(), "");
+  auto store = open_or_die(tmp.path());
+  EXPECT_EQ(store->list_inboxes()->size(), 1u);
+  RawDb db(tmp.path());
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM unrelated"), 0);
+}
+
+TEST(StoreOpen, NewerSchemaIsRefused) {
+  TempDir tmp;
+  { ASSERT_TRUE(open_or_die(tmp.path())); }
+  {
+    RawDb db(tmp.path());
+    db.exec("PRAGMA user_version = 99");
+  }
+  auto r = Store::open(options_for(tmp.path()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "schema");
+}
+
+TEST(StoreOpen, ConcurrentProcessesOpeningANewDatabase) {
+  TempDir tmp;
+  constexpr int kChildren = 4;
+  std::vector<pid_t> children;
+  for (int i = 0; i < kChildren; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto r = Store::open(options_for(tmp.path()));
+      const bool ok = r.ok() && r.value()->default_inbox().ok();
+      if (!r.ok()) std::fprintf(stderr, "child: %s: %s\n", r.error().code.c_str(), r.error().message.c_str());
+      ::_exit(ok ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  auto mine = Store::open(options_for(tmp.path()));
+  EXPECT_TRUE(mine.ok()) << (mine.ok() ? "" : mine.error().message);
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  ASSERT_TRUE(mine.ok());
+  EXPECT_EQ(mine.value()->list_inboxes()->size(), 1u);
+  EXPECT_EQ(mine.value()->list_projects()->size(), 1u);
+  // Nothing but the database and its WAL files is left behind.
+  for (const auto& entry : fs::directory_iterator(tmp.path())) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name == "mailjar.db" || name == "mailjar.db-wal" || name == "mailjar.db-shm") << name;
+  }
+}
+
+TEST(StoreOpen, ConcurrentThreadsOpeningANewDatabase) {
+  TempDir tmp;
+  std::vector<std::future<bool>> results;
+  for (int i = 0; i < 6; ++i) {
+    results.push_back(std::async(std::launch::async, [&] {
+      auto r = Store::open(options_for(tmp.path()));
+      return r.ok() && r.value()->default_inbox().ok();
+    }));
+  }
+  for (auto& f : results) EXPECT_TRUE(f.get());
+  auto store = open_or_die(tmp.path());
+  EXPECT_EQ(store->list_inboxes()->size(), 1u);
+}
+
+TEST(StoreOpen, ReadOnly) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  int64_t inbox_id;
+  {
+    auto store = open_or_die(tmp.path());
+    inbox_id = store->default_inbox()->id;
+    ASSERT_TRUE(insert_all(*store, {make_message(ids, inbox_id, 1000, "hello")}).ok());
+  }
+  StoreOptions ro = options_for(tmp.path());
+  ro.read_only = true;
+  auto store = Store::open(ro);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ(store.value()->count_messages(inbox_id).value(), 1);
+  auto insert = insert_all(*store.value(), {make_message(ids, inbox_id, 2000, "nope")});
+  ASSERT_FALSE(insert.ok());
+  EXPECT_EQ(insert.error().code, "read_only");
+  EXPECT_EQ(store.value()->create_project("x").error().code, "read_only");
+
+  StoreOptions missing = options_for(tmp.path() / "missing");
+  missing.read_only = true;
+  EXPECT_FALSE(Store::open(missing).ok());
+}
+
+TEST(StoreOpen, TwoStoresOnOneFile) {
+  TempDir tmp;
+  auto writer = open_or_die(tmp.path());
+  auto reader = open_or_die(tmp.path());
+  ASSERT_TRUE(writer && reader);
+  const int64_t inbox = writer->default_inbox()->id;
+
+  // Reader's first read happens before the write: it must still see the later commit.
+  EXPECT_EQ(reader->count_messages(inbox).value(), 0);
+  core::IdGenerator ids;
+  NewMessage m = make_message(ids, inbox, 5000, "shared");
+  ASSERT_TRUE(insert_all(*writer, {m}).ok());
+  EXPECT_EQ(reader->count_messages(inbox).value(), 1);
+  auto raw = reader->get_raw(inbox, m.id);
+  ASSERT_TRUE(raw.ok() && raw->has_value());
+  EXPECT_EQ(**raw, m.raw);
+
+  // An inbox created through one connection (the CLI) is found through the other (the server).
+  auto created = writer->create_inbox("default", "From The CLI");
+  ASSERT_TRUE(created.ok());
+  auto found = reader->find_inbox_by_username(created->smtp_username);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->slug, "from-the-cli");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Projects and inboxes.
+
+TEST(StoreInboxes, ProjectsConflictAndValidation) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  auto acme = store->create_project("Acme");
+  ASSERT_TRUE(acme.ok());
+  EXPECT_EQ(acme->name, "Acme");
+  EXPECT_GT(acme->id, 0);
+  auto dup = store->create_project("Acme");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "conflict");
+  EXPECT_EQ(store->create_project("").error().code, "invalid");
+  EXPECT_EQ(store->create_project("default").error().code, "conflict");
+  auto list = store->list_projects();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1].name, "Acme");
+}
+
+TEST(StoreInboxes, SlugsAreDerivedAndUnique) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  ASSERT_TRUE(store->create_project("Acme").ok());
+  ASSERT_TRUE(store->create_project("Other").ok());
+  struct Case {
+    const char* project;
+    const char* name;
+    const char* slug;
+  };
+  const Case cases[] = {
+      {"Acme", "My Inbox!", "my-inbox"},
+      {"Acme", "my inbox", "my-inbox-2"},    // different name, same slug
+      {"Other", "My Inbox!", "my-inbox-3"},  // same name in another project
+      {"Acme", "  --Leading and trailing--  ", "leading-and-trailing"},
+      {"Acme", "", "inbox"},
+      {"Acme", "!!!", "inbox-2"},
+      {"Acme",
+       "\xC3\x9Cn\xC3\xAF"
+       "code Stra\xC3\x9F"
+       "e",
+       "n-code-stra-e"},
+      {"Acme", "Default", "default-2"},  // "default" belongs to the default inbox
+      {"Acme", "A__B..C  D", "a-b-c-d"},
+      {"Acme", "CAPS123", "caps123"},
+  };
+  std::set<std::string> usernames;
+  for (const auto& c : cases) {
+    auto in = store->create_inbox(c.project, c.name);
+    ASSERT_TRUE(in.ok()) << c.name << ": " << in.error().message;
+    EXPECT_EQ(in->slug, c.slug) << c.name;
+    EXPECT_EQ(in->name, c.name);
+    EXPECT_EQ(in->project_name, c.project);
+    expect_credentials_shape(*in);
+    EXPECT_TRUE(usernames.insert(in->smtp_username).second);
+  }
+  // Long names are cut; the slug never ends in '-'.
+  auto long_name = store->create_inbox("Acme", std::string(30, 'a') + " " + std::string(40, 'b'));
+  ASSERT_TRUE(long_name.ok());
+  EXPECT_LE(long_name->slug.size(), 48u);
+  EXPECT_NE(long_name->slug.back(), '-');
+
+  EXPECT_EQ(store->list_inboxes()->size(), std::size(cases) + 2);  // + default + long
+}
+
+TEST(StoreInboxes, ConflictsAndNotFound) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  ASSERT_TRUE(store->create_project("Acme").ok());
+  ASSERT_TRUE(store->create_inbox("Acme", "Staging").ok());
+  auto dup = store->create_inbox("Acme", "Staging");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "conflict");
+  auto missing = store->create_inbox("Nope", "Staging");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not_found");
+  // Failed creations leave nothing behind and do not hold the write lock.
+  EXPECT_EQ(store->list_inboxes()->size(), 2u);
+  EXPECT_TRUE(store->create_inbox("Acme", "Production").ok());
+}
+
+TEST(StoreInboxes, LookupByUsernameAndSlug) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  ASSERT_TRUE(store->create_project("Acme").ok());
+  const Inbox created = store->create_inbox("Acme", "Billing").value();
+
+  auto by_user = store->find_inbox_by_username(created.smtp_username);
+  ASSERT_TRUE(by_user.ok() && by_user->has_value());
+  EXPECT_EQ((*by_user)->id, created.id);
+  EXPECT_EQ((*by_user)->smtp_password, created.smtp_password);
+  EXPECT_EQ((*by_user)->project_name, "Acme");
+  EXPECT_EQ((*by_user)->created_ms, created.created_ms);
+
+  auto by_slug = store->find_inbox_by_slug("billing");
+  ASSERT_TRUE(by_slug.ok() && by_slug->has_value());
+  EXPECT_EQ((*by_slug)->smtp_username, created.smtp_username);
+
+  EXPECT_FALSE(store->find_inbox_by_username("nobody").value().has_value());
+  EXPECT_FALSE(store->find_inbox_by_username("").value().has_value());
+  EXPECT_FALSE(store->find_inbox_by_slug("Billing").value().has_value());  // slugs are exact
+  EXPECT_FALSE(store->find_inbox_by_username("' OR 1=1 --").value().has_value());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Messages.
+
+TEST(StoreMessages, InsertAndReadBackEverything) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+
+  NewMessage m;
+  m.id = ids.next(1700000000123);
+  m.inbox_id = inbox;
+  m.received_ms = 1700000000123;
+  m.raw = binary_raw();
+  m.envelope.mail_from = "bounce@example.com";
+  m.envelope.mail_params = "SIZE=1234 BODY=8BITMIME";
+  m.envelope.rcpts = {{"a@example.com", "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@example.com"},
+                      {"b@example.com", ""}};
+  m.envelope.helo = "client.example";
+  m.envelope.esmtp = true;
+  m.envelope.client_ip = "2001:db8::1";
+  m.envelope.client_port = 54321;
+  m.envelope.tls_version = "TLSv1.3";
+  m.envelope.tls_cipher = "TLS_AES_128_GCM_SHA256";
+  m.envelope.auth_user = "user1";
+  m.envelope.smtputf8 = true;
+  m.envelope.bare_newline = true;
+  m.envelope.chunked = true;
+  core::MessageSummary& s = m.summary;
+  s.from = {{"J\xC3\xB6rg", "joerg@example.com"}};
+  s.to = {{"", "a@example.com"}, {"B \"quoted\"", "b@example.com"}};
+  s.cc = {{"C", "c@example.com"}};
+  s.bcc = {{"", "d@example.com"}};
+  s.reply_to = {{"Replies", "r@example.com"}};
+  s.subject = "\xE6\x97\xA5\xE6\x9C\xAC Subject \xF0\x9F\x8E\x89";
+  s.date = "2024-01-02T03:04:05Z";
+  s.message_id = "abc@example.com";
+  s.attachments = 3;
+  s.snippet = "Snippet text";
+  s.text_for_index = "full body text";
+  s.tags = {"alpha", "release 1.2"};
+  s.parse_failed = true;
+  s.parse_error = "truncated message";
+  ASSERT_TRUE(insert_all(*store, {m}).ok());
+
+  auto raw = store->get_raw(inbox, m.id);
+  ASSERT_TRUE(raw.ok() && raw->has_value());
+  EXPECT_EQ(**raw, m.raw);  // byte for byte
+
+  auto row = store->get_message(inbox, m.id);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  const MessageRow& r = **row;
+  EXPECT_EQ(r.id, m.id);
+  EXPECT_EQ(r.inbox_id, inbox);
+  EXPECT_EQ(r.received_ms, m.received_ms);
+  EXPECT_EQ(r.size, static_cast<int64_t>(m.raw.size()));
+  EXPECT_FALSE(r.read);
+  ASSERT_EQ(r.summary.from.size(), 1u);
+  EXPECT_EQ(r.summary.from[0].name, s.from[0].name);
+  EXPECT_EQ(r.summary.from[0].address, s.from[0].address);
+  ASSERT_EQ(r.summary.to.size(), 2u);
+  EXPECT_EQ(r.summary.to[1].name, "B \"quoted\"");
+  EXPECT_EQ(r.summary.cc[0].address, "c@example.com");
+  EXPECT_EQ(r.summary.bcc[0].address, "d@example.com");
+  EXPECT_EQ(r.summary.reply_to[0].name, "Replies");
+  EXPECT_EQ(r.summary.subject, s.subject);
+  EXPECT_EQ(r.summary.date, s.date);
+  EXPECT_EQ(r.summary.message_id, s.message_id);
+  EXPECT_EQ(r.summary.attachments, 3);
+  EXPECT_EQ(r.summary.snippet, s.snippet);
+  EXPECT_EQ(r.summary.text_for_index, "");  // not returned by reads
+  EXPECT_EQ(r.summary.tags, s.tags);
+  EXPECT_TRUE(r.summary.parse_failed);
+  EXPECT_EQ(r.summary.parse_error, s.parse_error);
+
+  auto env = store->get_envelope(inbox, m.id);
+  ASSERT_TRUE(env.ok() && env->has_value());
+  const core::Envelope& e = **env;
+  EXPECT_EQ(e.mail_from, m.envelope.mail_from);
+  EXPECT_EQ(e.mail_params, m.envelope.mail_params);
+  ASSERT_EQ(e.rcpts.size(), 2u);
+  EXPECT_EQ(e.rcpts[0].address, "a@example.com");
+  EXPECT_EQ(e.rcpts[0].params, m.envelope.rcpts[0].params);
+  EXPECT_EQ(e.helo, "client.example");
+  EXPECT_TRUE(e.esmtp);
+  EXPECT_EQ(e.client_ip, "2001:db8::1");
+  EXPECT_EQ(e.client_port, 54321);
+  EXPECT_EQ(e.tls_version, "TLSv1.3");
+  EXPECT_EQ(e.tls_cipher, "TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(e.auth_user, "user1");
+  EXPECT_TRUE(e.smtputf8);
+  EXPECT_TRUE(e.bare_newline);
+  EXPECT_TRUE(e.chunked);
+
+  // Other inbox or unknown id: absent, not an error.
+  ASSERT_TRUE(store->create_project("P").ok());
+  const int64_t other = store->create_inbox("P", "other")->id;
+  EXPECT_FALSE(store->get_raw(other, m.id).value().has_value());
+  EXPECT_FALSE(store->get_message(other, m.id).value().has_value());
+  EXPECT_FALSE(store->get_envelope(other, m.id).value().has_value());
+  EXPECT_FALSE(store->get_raw(inbox, "01NOSUCHID").value().has_value());
+}
+
+TEST(StoreMessages, RawRoundTripSizes) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  std::mt19937 rng(42);
+  std::string random_bytes(200000, '\0');
+  for (auto& c : random_bytes) c = static_cast<char>(rng());  // incompressible
+  std::string repetitive;
+  while (repetitive.size() < (3u << 20)) repetitive += "The same line again and again.\r\n";
+  const std::string raws[] = {"", "x", std::string(1, '\0'), binary_raw(), random_bytes, repetitive};
+  std::vector<NewMessage> messages;
+  for (const auto& raw : raws) {
+    NewMessage m = make_message(ids, inbox, 1000, "sizes");
+    m.raw = raw;
+    messages.push_back(std::move(m));
+  }
+  ASSERT_TRUE(insert_all(*store, messages).ok());
+  for (const auto& m : messages) {
+    auto raw = store->get_raw(inbox, m.id);
+    ASSERT_TRUE(raw.ok() && raw->has_value());
+    EXPECT_EQ(raw->value().size(), m.raw.size());
+    EXPECT_TRUE(**raw == m.raw) << "size " << m.raw.size();
+    EXPECT_EQ(store->get_message(inbox, m.id).value()->size, static_cast<int64_t>(m.raw.size()));
+  }
+  // The repetitive message is stored compressed.
+  RawDb db(tmp.path());
+  EXPECT_LT(db.scalar("SELECT max(length(data)) FROM message_raw WHERE raw_size > 1000000"), 1000000);
+}
+
+TEST(StoreMessages, InvalidUtf8NeverThrows) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  NewMessage m = make_message(ids, inbox, 1000, "bad \xff\xfe subject");
+  m.summary.from = {{"Bad \xc3\x28 name", "x\xff@example.com"}};
+  m.summary.tags = {"t\xff"};
+  m.envelope.mail_from = "\xff\xfe@example.com";
+  m.envelope.helo = std::string("nul\0byte", 8);
+  m.summary.text_for_index = "body \xed\xa0\x80 text";
+  ASSERT_TRUE(insert_all(*store, {m}).ok());
+  auto row = store->get_message(inbox, m.id);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->summary.from[0].name, "Bad \xEF\xBF\xBD( name");
+  EXPECT_EQ((*row)->summary.tags[0], "t\xEF\xBF\xBD");
+  auto env = store->get_envelope(inbox, m.id);
+  ASSERT_TRUE(env.ok() && env->has_value());
+  EXPECT_EQ((*env)->mail_from, "\xEF\xBF\xBD\xEF\xBF\xBD@example.com");
+  EXPECT_EQ((*env)->helo, std::string("nul\0byte", 8));
+}
+
+TEST(StoreMessages, PagingNewestFirstAndCounters) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t a = store->default_inbox()->id;
+  ASSERT_TRUE(store->create_project("P").ok());
+  const int64_t b = store->create_inbox("P", "b")->id;
+  core::IdGenerator ids;
+  std::vector<std::string> a_ids;
+  int64_t t = 1700000000000;
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<NewMessage> messages;
+    for (int i = 0; i < 50; ++i) {
+      messages.push_back(make_message(ids, a, ++t, "a" + std::to_string(a_ids.size())));
+      a_ids.push_back(messages.back().id);
+      if (i % 10 == 0) messages.push_back(make_message(ids, b, ++t, "b"));
+    }
+    ASSERT_TRUE(insert_all(*store, messages).ok());
+  }
+  std::reverse(a_ids.begin(), a_ids.end());  // newest first
+
+  auto page = store->list_messages(a, 0, 100);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 250);
+  EXPECT_EQ(page->unread, 250);
+  ASSERT_EQ(page->messages.size(), 100u);
+  for (std::size_t i = 0; i < 100; ++i) EXPECT_EQ(page->messages[i].id, a_ids[i]);
+  EXPECT_EQ(page->messages[0].summary.subject, "a249");
+
+  auto last = store->list_messages(a, 200, 100);
+  ASSERT_EQ(last->messages.size(), 50u);
+  EXPECT_EQ(last->messages.front().id, a_ids[200]);
+  EXPECT_EQ(last->messages.back().id, a_ids[249]);
+  EXPECT_TRUE(store->list_messages(a, 250, 100)->messages.empty());
+  EXPECT_TRUE(store->list_messages(a, 0, 0)->messages.empty());
+  EXPECT_EQ(store->list_messages(a, -5, 3)->messages.front().id, a_ids[0]);
+
+  auto pb = store->list_messages(b, 0, 1000);
+  EXPECT_EQ(pb->total, 25);
+  EXPECT_EQ(pb->messages.size(), 25u);
+  for (const auto& row : pb->messages) EXPECT_EQ(row.inbox_id, b);
+
+  EXPECT_EQ(store->count_messages(a).value(), 250);
+  EXPECT_EQ(store->count_messages(b).value(), 25);
+  EXPECT_EQ(store->count_messages(9999).error().code, "not_found");
+  EXPECT_EQ(store->list_messages(9999, 0, 10).error().code, "not_found");
+
+  RawDb db(tmp.path());
+  EXPECT_EQ(db.scalar("SELECT total FROM inbox_counters WHERE inbox_id = " + std::to_string(a)),
+            db.scalar("SELECT count(*) FROM messages WHERE inbox_id = " + std::to_string(a)));
+}
+
+// The schema supports deletion: counters, raw bytes and the contentless FTS index follow a deleted
+// message (through the delete trigger and the store's mailjar_index_field function).
+TEST(StoreMessages, DeletionKeepsCountersRawAndIndexConsistent) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  std::vector<NewMessage> messages;
+  for (int i = 0; i < 10; ++i) {
+    messages.push_back(make_message(ids, inbox, 1000 + i, "zebra " + std::to_string(i),
+                                    "body \xC3\xA9t\xC3\xA9 " + std::to_string(i)));
+    messages.back().summary.cc = {{"Carol \xff", "carol@example.com"}};  // invalid UTF-8 is indexed as given
+  }
+  ASSERT_TRUE(insert_all(*store, messages).ok());
+  {
+    // A connection without the store's functions cannot delete (the index would go stale).
+    RawDb plain(tmp.path(), /*with_functions=*/false);
+    EXPECT_NE(plain.try_exec("DELETE FROM messages WHERE id = '" + messages[3].id + "'"), SQLITE_OK);
+  }
+  {
+    RawDb db(tmp.path());
+    db.exec("UPDATE messages SET read = 1 WHERE id = '" + messages[0].id + "'");
+    db.exec("DELETE FROM messages WHERE id IN ('" + messages[1].id + "', '" + messages[2].id + "')");
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM message_raw"), 8);
+    db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  }
+  auto page = store->list_messages(inbox, 0, 100);
+  EXPECT_EQ(page->total, 8);
+  EXPECT_EQ(page->unread, 7);
+  EXPECT_EQ(store->search_ids(inbox, "zebra", 100)->size(), 8u);
+  EXPECT_EQ(store->search_ids(inbox, "ete", 100)->size(), 8u);
+  EXPECT_EQ(store->search_ids(inbox, "carol", 100)->size(), 8u);
+  EXPECT_TRUE(store->search_ids(inbox, "\"zebra 1\"", 100)->empty());
+  EXPECT_FALSE(store->get_raw(inbox, messages[1].id).value().has_value());
+  {
+    // Deleting everything leaves an empty index.
+    RawDb db(tmp.path());
+    db.exec("DELETE FROM messages");
+    db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+    EXPECT_EQ(
+        db.scalar("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'zebra OR carol OR body'"), 0);
+  }
+  EXPECT_EQ(store->count_messages(inbox).value(), 0);
+}
+
+TEST(StoreIndexCodec, RoundTripAndMalformedInput) {
+  const std::string_view fields[internal::kIndexFields] = {
+      "subject", "", std::string_view("n\0ul", 4), "cc", "\xff\xfe", "body"};
+  std::string encoded;
+  internal::encode_index_fields(fields, encoded);
+  for (int i = 0; i < internal::kIndexFields; ++i) {
+    std::string_view f;
+    ASSERT_TRUE(internal::decode_index_field(encoded, i, f));
+    EXPECT_EQ(f, fields[i]);
+  }
+  std::string_view f;
+  EXPECT_FALSE(internal::decode_index_field(encoded, 6, f));
+  EXPECT_FALSE(internal::decode_index_field(encoded, -1, f));
+  EXPECT_FALSE(internal::decode_index_field(encoded.substr(0, encoded.size() - 1), 5, f));
+  EXPECT_FALSE(internal::decode_index_field("\xff\xff\xff\x7f", 0, f));
+}
+
+TEST(StoreMessages, FailedBatchCommitsNothing) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  std::vector<NewMessage> good = {make_message(ids, inbox, 1, "one"), make_message(ids, inbox, 2, "two")};
+  ASSERT_TRUE(insert_all(*store, good).ok());
+
+  // Duplicate id inside the batch.
+  std::vector<NewMessage> dup = {make_message(ids, inbox, 3, "three"), good[0]};
+  auto r1 = insert_all(*store, dup);
+  ASSERT_FALSE(r1.ok());
+  EXPECT_EQ(r1.error().code, "conflict");
+
+  // Unknown inbox.
+  std::vector<NewMessage> orphan = {make_message(ids, inbox, 4, "four"),
+                                    make_message(ids, 424242, 5, "five")};
+  auto r2 = insert_all(*store, orphan);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.error().code, "not_found");
+
+  EXPECT_EQ(store->count_messages(inbox).value(), 2);
+  EXPECT_TRUE(store->search_ids(inbox, "three OR four", 10)->empty());
+  // The connection is usable afterwards.
+  ASSERT_TRUE(insert_all(*store, {make_message(ids, inbox, 6, "six")}).ok());
+  EXPECT_EQ(store->count_messages(inbox).value(), 3);
+  EXPECT_TRUE(store->insert_messages({}).ok());
+}
+
+TEST(StoreMessages, FullTextSearch) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  ASSERT_TRUE(store->create_project("P").ok());
+  const int64_t other = store->create_inbox("P", "other")->id;
+  core::IdGenerator ids;
+
+  std::vector<NewMessage> ms;
+  ms.push_back(make_message(ids, inbox, 1,
+                            "Rentr\xC3\xA9"
+                            "e \xC3\xA0 l'\xC3\xA9"
+                            "cole",
+                            "Les \xC3\xA9l\xC3\xA8ves arrivent"));
+  ms.push_back(make_message(ids, inbox, 2, "Invoice 42", "Please pay the invoice"));
+  ms.push_back(make_message(ids, inbox, 3, "Weekly report", "Numbers for the invoice team"));
+  ms.back().summary.cc = {{"Alice Martin", "alice@example.org"}};
+  ms.push_back(make_message(ids, inbox, 4, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82",
+                            "Stra\xC3\x9F"
+                            "e"));
+  ms.push_back(make_message(ids, other, 5, "Invoice elsewhere", "invoice"));
+  ASSERT_TRUE(insert_all(*store, ms).ok());
+
+  struct Case {
+    std::string query;
+    std::vector<std::size_t> expected;  // indexes into ms, newest first
+  };
+  const Case cases[] = {
+      {"\xC3\x89"
+       "COLE",
+       {0}},  // "ÉCOLE": case- and diacritic-insensitive
+      {"ecole", {0}},
+      {"\xC3\xA9l\xC3\xA8ves", {0}},
+      {"ELEVES", {0}},
+      {"invoice", {2, 1}},  // subject or body, newest first, this inbox only
+      {"subject:invoice", {1}},
+      {"cc:alice", {2}},
+      {"\"alice@example.org\"", {2}},
+      {"from:sender", {3, 2, 1, 0}},
+      {"\xD0\xBF\xD0\xA0\xD0\x98\xD0\x92\xD0\x95\xD0\xA2", {3}},  // Cyrillic, mixed case
+      {"inv*", {2, 1}},
+      {"nothingmatches", {}},
+  };
+  for (const auto& c : cases) {
+    auto found = store->search_ids(inbox, c.query, 100);
+    ASSERT_TRUE(found.ok()) << c.query << ": " << found.error().message;
+    std::vector<std::string> expected;
+    for (std::size_t i : c.expected) expected.push_back(ms[i].id);
+    EXPECT_EQ(*found, expected) << c.query;
+  }
+  EXPECT_EQ(store->search_ids(inbox, "invoice", 1)->size(), 1u);
+  EXPECT_TRUE(store->search_ids(inbox, "invoice", 0)->empty());
+  auto bad = store->search_ids(inbox, "\"unterminated", 10);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "invalid");
+  EXPECT_EQ(store->search_ids(other, "invoice", 10)->size(), 1u);
+}
+
+TEST(StoreMessages, FirstPageOfALargeInboxIsFast) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  constexpr int kMessages = 100000;
+  int64_t t = 1700000000000;
+  std::vector<NewMessage> batch;
+  for (int i = 0; i < kMessages; ++i) {
+    NewMessage m;
+    m.id = ids.next(++t);
+    m.inbox_id = inbox;
+    m.received_ms = t;
+    m.raw = "Subject: m\r\n\r\nx\r\n";
+    m.summary.subject = "Message " + std::to_string(i);
+    m.summary.from = {{"Sender", "s@example.com"}};
+    m.summary.to = {{"", "r@example.com"}};
+    m.summary.snippet = "snippet";
+    batch.push_back(std::move(m));
+    if (batch.size() == 2000) {
+      ASSERT_TRUE(insert_all(*store, batch).ok());
+      batch.clear();
+    }
+  }
+  auto reader = open_or_die(tmp.path());  // a separate connection, like the HTTP handlers
+  std::vector<double> ms;
+  for (int run = 0; run < 21; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    auto page = reader->list_messages(inbox, 0, 50);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->total, kMessages);
+    ASSERT_EQ(page->messages.size(), 50u);
+    ASSERT_EQ(page->messages[0].summary.subject, "Message 99999");
+  }
+  std::sort(ms.begin(), ms.end());
+  RecordProperty("first_page_median_ms", std::to_string(ms[ms.size() / 2]));
+  EXPECT_LT(ms[ms.size() / 2], 5.0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// BatchWriter.
+
+TEST(BatchWriterTest, ManyThreadsAllCommittedAndAcknowledgedOnce) {
+  TempDir tmp;
+  int64_t inbox;
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 250;
+  core::IdGenerator ids;
+  std::mutex mu;
+  std::map<std::string, int> calls;
+  std::set<std::string> submitted;
+  std::atomic<int> failures{0};
+  {
+    auto store = open_or_die(tmp.path());
+    inbox = store->default_inbox()->id;
+    BatchWriter writer(std::move(store), 64);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          NewMessage m = make_message(ids, inbox, core::now_unix_ms(),
+                                      "t" + std::to_string(t) + "-" + std::to_string(i));
+          const std::string id = m.id;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            submitted.insert(id);
+          }
+          writer.submit(std::move(m), [&, id](const core::Result<void>& r) {
+            if (!r.ok()) ++failures;
+            std::lock_guard<std::mutex> lock(mu);
+            ++calls[id];
+          });
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }  // destructor drains and joins
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(calls.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+
+  auto store = open_or_die(tmp.path());
+  auto page = store->list_messages(inbox, 0, kThreads * kPerThread + 10);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, kThreads * kPerThread);
+  std::set<std::string> stored;
+  for (const auto& row : page->messages) stored.insert(row.id);
+  EXPECT_EQ(stored, submitted);
+}
+
+// Holds the writer thread inside a callback until released, so that later submissions queue up and the
+// next batch's composition is known.
+class Gate {
+ public:
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+TEST(BatchWriterTest, FailedBatchReportsErrorToEveryMessageInIt) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  int64_t inbox;
+  std::vector<std::string> outcomes(7);
+  std::vector<std::string> msg_ids;
+  {
+    auto store = open_or_die(tmp.path());
+    inbox = store->default_inbox()->id;
+    BatchWriter writer(std::move(store), 3);
+    Gate gate;
+    std::atomic<bool> first_done{false};
+    auto record = [&](std::size_t i) {
+      return [&, i](const core::Result<void>& r) { outcomes[i] = r.ok() ? "ok" : r.error().code; };
+    };
+    NewMessage first = make_message(ids, inbox, 1, "first");
+    msg_ids.push_back(first.id);
+    writer.submit(std::move(first), [&](const core::Result<void>& r) {
+      outcomes[0] = r.ok() ? "ok" : r.error().code;
+      first_done = true;
+      gate.wait();
+    });
+    while (!first_done) std::this_thread::yield();
+    // Queued while the writer is held: batches of 3 -> {1,2,3} {4,5,6}; message 2 is bad.
+    for (std::size_t i = 1; i < 7; ++i) {
+      NewMessage m =
+          make_message(ids, i == 2 ? 987654 : inbox, static_cast<int64_t>(i + 1), "m" + std::to_string(i));
+      msg_ids.push_back(m.id);
+      writer.submit(std::move(m), record(i));
+    }
+    EXPECT_EQ(writer.pending(), 6u);
+    gate.open();
+  }
+  const std::vector<std::string> expected = {"ok", "not_found", "not_found", "not_found", "ok", "ok", "ok"};
+  EXPECT_EQ(outcomes, expected);
+  auto store = open_or_die(tmp.path());
+  EXPECT_EQ(store->count_messages(inbox).value(), 4);
+  for (std::size_t i : {1u, 2u, 3u}) EXPECT_FALSE(store->get_message(inbox, msg_ids[i]).value().has_value());
+  for (std::size_t i : {0u, 4u, 5u, 6u})
+    EXPECT_TRUE(store->get_message(inbox, msg_ids[i]).value().has_value());
+}
+
+TEST(BatchWriterTest, DestructorDrainsQueue) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  std::atomic<int> ok{0};
+  int64_t inbox;
+  {
+    auto store = open_or_die(tmp.path());
+    inbox = store->default_inbox()->id;
+    BatchWriter writer(std::move(store));
+    for (int i = 0; i < 500; ++i) {
+      writer.submit(make_message(ids, inbox, i + 1, "drain"), [&](const core::Result<void>& r) {
+        if (r.ok()) ++ok;
+      });
+    }
+  }
+  EXPECT_EQ(ok.load(), 500);
+  EXPECT_EQ(open_or_die(tmp.path())->count_messages(inbox).value(), 500);
+}
+
+TEST(BatchWriterTest, PendingDropsToZeroAndCallbackExceptionsAreContained) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  BatchWriter writer(std::move(store));
+  std::promise<void> second;
+  writer.submit(make_message(ids, inbox, 1, "throws"), [](const core::Result<void>&) { throw 42; });
+  writer.submit(make_message(ids, inbox, 2, "after"), [&](const core::Result<void>& r) {
+    EXPECT_TRUE(r.ok());
+    second.set_value();
+  });
+  ASSERT_EQ(second.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(writer.pending(), 0u);
+}
+
+}  // namespace
+}  // namespace mailjar::store
