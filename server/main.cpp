@@ -1,4 +1,5 @@
 // mailjar: the binary. Wiring only: parse options, build the modules, connect them, run.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -112,6 +113,11 @@ smtp::Reply storage_failure(const core::Error& e) {
 }
 
 int run_serve(const config::ServeOptions& o) {
+  // Keep freed heap memory instead of returning it to the kernel after every batch: trimming (brk/munmap
+  // and the TLB-flush IPIs that follow) cost ~5% of the writer thread under load. Messages up to 32 MiB
+  // come from the heap, so their memory is reused too.
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mime::init();
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int net_threads = o.threads > 0 ? o.threads : cores;
@@ -119,6 +125,7 @@ int run_serve(const config::ServeOptions& o) {
 
   store::StoreOptions so;
   so.data_dir = o.data_dir;
+  so.sync_full = o.sync_full;
   auto writer_store = store::Store::open(so);
   if (!writer_store.ok()) return fail("cannot open the data directory: " + writer_store.error().message);
 

@@ -129,6 +129,11 @@ const ServeOption kServeOptions[] = {
        o.bare_newline =
            v.text == "accept" ? smtp::BareNewlinePolicy::kAcceptAndFlag : smtp::BareNewlinePolicy::kReject;
      }},
+    {"sync", choice("full|normal"),
+     "Before a 250: fsync each group commit (full), or write it to the WAL only (normal: survives a crash of "
+     "mailjar, not of the machine).",
+     true, [](const ServeOptions& o) { return std::string(o.sync_full ? "full" : "normal"); },
+     [](ServeOptions& o, const Value& v) { o.sync_full = v.text == "full"; }},
     {"max-connections", count("N", 1, kMaxConnections), "SMTP sessions at once; more get 421 4.7.0.", true,
      [](const ServeOptions& o) { return std::to_string(o.max_connections); },
      [](ServeOptions& o, const Value& v) { o.max_connections = static_cast<int>(v.number); }},

@@ -28,6 +28,9 @@ struct ServeOptions {
   Endpoint smtp{"0.0.0.0", 1025};        // --smtp HOST:PORT
   Endpoint http{"0.0.0.0", 8025};        // --http HOST:PORT
   std::string data_dir = "./data";       // --data-dir DIR
+  bool sync_full = true;                 // --sync full|normal: fsync every group commit (full), or only
+                                         // write it to the WAL before the 250 (normal: survives a crash
+                                         // of mailjar, not of the OS or the power)
   bool smtps_enabled = false;            // set when --smtps is given
   Endpoint smtps{"0.0.0.0", 1465};       // --smtps HOST:PORT  implicit TLS (needs a certificate)
   std::string tls_cert;                  // --tls-cert FILE (PEM)

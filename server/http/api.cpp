@@ -170,10 +170,7 @@ Response list_messages(const Target& target, const store::Inbox& inbox, store::S
 
   json messages = json::array();
   for (const store::MessageRow& row : page->messages) {
-    auto envelope = store.get_envelope(inbox.id, row.id);
-    if (!envelope) return store_error(envelope.error());
-    const std::string username = envelope.value() ? envelope.value()->auth_user : std::string();
-    messages.push_back(message_json(row, username));
+    messages.push_back(message_json(row, row.auth_user));
   }
   const json body = {
       {"total", page->total},          {"unread", page->unread},          {"count", page->messages.size()},

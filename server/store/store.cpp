@@ -1,7 +1,7 @@
 // NAME
 //   store.cpp - the SQLite implementation of Store (see store.h for the contract).
 // DESIGN
-//   One connection per Store, WAL journal, synchronous=FULL, foreign keys on. Every statement is prepared
+//   One connection per Store, WAL journal, synchronous FULL or NORMAL (StoreOptions::sync_full), foreign keys on. Every statement is prepared
 //   once (SQLITE_PREPARE_PERSISTENT) and cached in Impl. insert_messages() is one BEGIN IMMEDIATE
 //   transaction; per-inbox counters and FTS deletions are kept consistent by triggers in the schema.
 //   Raw bytes go to message_raw as a zstd frame (level 1, reused context). The FTS5 table is
@@ -78,7 +78,8 @@ enum Stmt : int {
   "FROM inboxes i JOIN projects p ON p.id = i.project_id "
 #define MAILJAR_ROW_COLUMNS                                                                              \
   "SELECT id, inbox_id, received_ms, size, read, from_json, to_json, cc_json, bcc_json, reply_to_json, " \
-  "subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error FROM messages "
+  "subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error, "                \
+  "envelope ->> '$.auth_user' FROM messages "
 
 constexpr std::array<const char*, kStmtCount> kSql = {
     "BEGIN IMMEDIATE",
@@ -452,6 +453,7 @@ MessageRow read_row(sqlite3_stmt* s) {
   m.tags = strings_from_json(column_text(s, 15));
   m.parse_failed = sqlite3_column_int(s, 16) != 0;
   m.parse_error = column_text(s, 17);
+  row.auth_user = column_text(s, 18);
   return row;
 }
 
@@ -877,10 +879,9 @@ struct Store::Impl {
     if (!options.read_only) {
       if (auto r = impl->exec("PRAGMA journal_mode = WAL", "enable WAL"); !r) return r.error();
     }
-    if (auto r =
-            impl->exec("PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384",
-                       "configure connection");
-        !r) {
+    const std::string pragmas = std::string("PRAGMA synchronous = ") + (options.sync_full ? "FULL" : "NORMAL") +
+                                "; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384";
+    if (auto r = impl->exec(pragmas.c_str(), "configure connection"); !r) {
       return r.error();
     }
     impl->cctx = ZSTD_createCCtx();

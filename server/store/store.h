@@ -25,6 +25,8 @@ struct StoreOptions {
   std::string data_dir = "./data";     // created if missing; the database is <data_dir>/mailjar.db
   int busy_timeout_ms = 5000;          // how long a write waits for another process's lock
   bool read_only = false;
+  bool sync_full = true;               // PRAGMA synchronous=FULL (fsync each commit) or NORMAL (WAL write
+                                       // only: durable against a process crash, not an OS crash)
 };
 
 struct Project {
@@ -61,6 +63,7 @@ struct MessageRow {
   int64_t received_ms = 0;
   int64_t size = 0;            // raw size in bytes
   bool read = false;
+  std::string auth_user;       // the envelope's SMTP AUTH user (Mailpit's "Username")
   core::MessageSummary summary;  // text_for_index is left empty in list results
 };
 
