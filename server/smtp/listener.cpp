@@ -99,13 +99,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  void arm_timer(int seconds) {
-    timer_.expires_after(std::chrono::seconds(seconds));
-    timer_.async_wait([self = shared_from_this()](error_code ec) {
-      // Cancelled, or re-armed after this expiry was already queued.
-      if (ec || self->timer_.expiry() > std::chrono::steady_clock::now()) return;
-      self->on_timeout();
-    });
+  // Timeouts use one long-lived timer and a deadline: starting an operation only moves the deadline, and
+  // the timer is re-armed when it fires before the deadline or when a shorter deadline is needed. That
+  // keeps timer work off the per-command path.
+  void set_deadline(int seconds) {
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    if (timer_armed_ && timer_.expiry() <= deadline_) return;
+    timer_armed_ = true;
+    timer_.expires_at(deadline_);  // cancels a later wait, whose handler then sees operation_aborted
+    timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_timer(ec); });
+  }
+
+  void on_timer(error_code ec) {
+    if (ec == asio::error::operation_aborted) return;  // replaced by a nearer deadline, or closing
+    timer_armed_ = false;
+    if (closing_) return;
+    bool io_pending = reading_ || writing_ || handshaking_;
+    if (!io_pending || awaiting_) return;  // nothing waits on the client; the next operation re-arms
+    if (std::chrono::steady_clock::now() < deadline_) {
+      timer_armed_ = true;
+      timer_.expires_at(deadline_);
+      timer_.async_wait([self = shared_from_this()](error_code e) { self->on_timer(e); });
+      return;
+    }
+    on_timeout();
   }
 
   void on_timeout() {
@@ -156,7 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       writing_ = true;
       wbuf_.swap(out_);
       out_.clear();
-      arm_timer(owner_->options.command_timeout_s);  // a client that does not read its replies
+      set_deadline(owner_->options.command_timeout_s);  // a client that does not read its replies
       with_stream([this](auto& s) {
         asio::async_write(s, asio::buffer(wbuf_),
                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
@@ -178,7 +195,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_write(error_code ec) {
     writing_ = false;
-    timer_.cancel();
     if (ec) {
       close_now();
       return;
@@ -190,7 +206,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_read() {
     reading_ = true;
     if (rbuf_.empty()) rbuf_.resize(kReadChunk);
-    arm_timer(session_->in_data() ? owner_->options.data_timeout_s : owner_->options.command_timeout_s);
+    set_deadline(session_->in_data() ? owner_->options.data_timeout_s : owner_->options.command_timeout_s);
     with_stream([this](auto& s) {
       s.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](error_code ec, std::size_t n) {
         self->on_read(ec, n);
@@ -201,7 +217,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(error_code ec, std::size_t n) {
     reading_ = false;
     if (timed_out_) return;  // on_timeout already answered
-    timer_.cancel();
     if (ec) {
       close_now();  // peer closed or reset: an unfinished message is dropped (it was never acknowledged)
       return;
@@ -248,9 +263,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket_), *owner_->tls);
-    arm_timer(owner_->options.command_timeout_s);
+    handshaking_ = true;
+    set_deadline(owner_->options.command_timeout_s);
     tls_->async_handshake(ssl::stream_base::server, [self = shared_from_this(), implicit](error_code ec) {
-      self->timer_.cancel();
+      self->handshaking_ = false;
       if (self->timed_out_ || self->closing_) return;
       if (ec) {
         if (implicit || !self->session_) {
@@ -302,6 +318,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool awaiting_ = false;
   bool closing_ = false;
   bool timed_out_ = false;
+  bool handshaking_ = false;
+  bool timer_armed_ = false;
+  std::chrono::steady_clock::time_point deadline_;
 };
 
 }  // namespace
