@@ -57,13 +57,20 @@ void Pipeline::submit(core::Envelope envelope, std::string raw,
     m.envelope = std::move(envelope);
     m.raw = std::move(raw);
     std::string id = m.id;
-    writer_.submit(std::move(m), [id = std::move(id), done = std::move(done)](const core::Result<void>& r) {
-      if (r.ok()) {
-        done(id);
-      } else {
-        done(r.error());
-      }
-    });
+    // Encode the columns here, on the worker, so that the single writer thread only binds and commits.
+    auto prepared = store::prepare_message(std::move(m));
+    if (!prepared.ok()) {
+      done(prepared.error());
+      return;
+    }
+    writer_.submit(std::move(prepared).value(),
+                   [id = std::move(id), done = std::move(done)](const core::Result<void>& r) {
+                     if (r.ok()) {
+                       done(id);
+                     } else {
+                       done(r.error());
+                     }
+                   });
   });
 }
 

@@ -6,7 +6,8 @@
 //   network thread) and `done` is called exactly once, from a worker or writer thread. submit() reports
 //   success only after the transaction holding the message has committed. Thread-safe.
 //   The summary is parsed BEFORE the commit so that a stored message is never visible without it; a
-//   message GMime cannot parse is still stored (raw, flagged).
+//   message GMime cannot parse is still stored (raw, flagged). Parsing and encoding the stored columns
+//   (store::prepare_message: JSON, zstd) both run on the worker, so the single writer only commits.
 #pragma once
 
 #include <cstdint>

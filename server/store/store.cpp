@@ -1,12 +1,14 @@
 // NAME
 //   store.cpp - the SQLite implementation of Store (see store.h for the contract).
 // DESIGN
-//   One connection per Store, WAL journal, synchronous FULL or NORMAL (StoreOptions::sync_full), foreign keys on. Every statement is prepared
-//   once (SQLITE_PREPARE_PERSISTENT) and cached in Impl. insert_messages() is one BEGIN IMMEDIATE
-//   transaction; per-inbox counters and FTS deletions are kept consistent by triggers in the schema.
-//   Raw bytes go to message_raw as a zstd frame (level 1, reused context). The FTS5 table is
-//   contentless; the exact values it indexed are kept compressed in message_raw.index_data so that the
-//   delete trigger can remove them (through mailjar_index_field(), registered on every connection).
+//   One connection per Store, WAL journal, synchronous FULL or NORMAL (StoreOptions::sync_full), foreign keys
+//   on. Every statement is prepared once (SQLITE_PREPARE_PERSISTENT) and cached in Impl. insert_prepared() is
+//   one BEGIN IMMEDIATE transaction that only binds values prepare_message() encoded beforehand, on any
+//   thread (JSON, zstd, index text), so that the single writer spends its time in SQLite; insert_messages()
+//   is the two in sequence. Per-inbox counters and FTS deletions are kept consistent by triggers in the
+//   schema. Raw bytes go to message_raw as a zstd frame (level 1, one reused context per thread). The FTS5
+//   table is contentless; the exact values it indexed are kept compressed in message_raw.index_data so that
+//   the delete trigger can remove them (through mailjar_index_field(), registered on every connection).
 //   Summaries and envelopes are JSON text, written with invalid UTF-8 replaced, so that nothing here
 //   throws on hostile input.
 // SECURITY
@@ -525,7 +527,100 @@ int register_sql_functions(sqlite3* db) {
 
 }  // namespace internal
 
-namespace {}  // namespace
+namespace {
+
+// ---- encoding (prepare_message) --------------------------------------------------------------------
+
+constexpr std::size_t kMaxKeptScratch = std::size_t{1} << 20;  // larger buffers are freed after use
+
+// This thread's zstd context and scratch buffers: prepare_message() may run on many threads at once.
+struct ThreadEncoder {
+  ZSTD_CCtx* cctx = nullptr;
+  std::string scratch;      // compression output, sized to the largest bound seen (up to a limit)
+  std::string index_plain;  // encode_index_fields() output
+  ThreadEncoder() = default;
+  ThreadEncoder(const ThreadEncoder&) = delete;
+  ThreadEncoder& operator=(const ThreadEncoder&) = delete;
+  ~ThreadEncoder() { ZSTD_freeCCtx(cctx); }
+};
+
+ThreadEncoder& thread_encoder() {
+  thread_local ThreadEncoder encoder;
+  return encoder;
+}
+
+// Compresses `in` as one zstd frame with its content size, into enc.scratch; the result views it and is
+// valid until the next call on this thread.
+Result<std::string_view> zstd_frame(ThreadEncoder& enc, std::string_view in) {
+  if (!enc.cctx) enc.cctx = ZSTD_createCCtx();
+  if (!enc.cctx) return core::make_error("io", "zstd: out of memory");
+  const std::size_t bound = ZSTD_compressBound(in.size());
+  if (enc.scratch.size() < bound) enc.scratch.resize(bound);
+  const std::size_t n =
+      ZSTD_compressCCtx(enc.cctx, enc.scratch.data(), bound, in.data(), in.size(), kZstdLevel);
+  if (ZSTD_isError(n)) return core::make_error("io", std::string("zstd: ") + ZSTD_getErrorName(n));
+  return std::string_view(enc.scratch.data(), n);
+}
+
+// Fills every encoded column of `out` from `m`: all of `out` except `out.message`. For raw bytes that do
+// not compress, raw_compression is kCompressionNone and raw_data is left EMPTY: the caller moves or
+// copies m.raw into it.
+Result<void> encode_columns(const NewMessage& m, PreparedMessage& out) {
+  ThreadEncoder& enc = thread_encoder();
+  const core::MessageSummary& sum = m.summary;
+  for (std::string* column : {&out.envelope_json, &out.from_json, &out.to_json, &out.cc_json, &out.bcc_json,
+                              &out.reply_to_json, &out.tags_json, &out.raw_data, &out.index_data}) {
+    column->clear();
+  }
+  append_envelope_json(out.envelope_json, m.envelope);
+  append_addresses_json(out.from_json, sum.from);
+  append_addresses_json(out.to_json, sum.to);
+  append_addresses_json(out.cc_json, sum.cc);
+  append_addresses_json(out.bcc_json, sum.bcc);
+  append_addresses_json(out.reply_to_json, sum.reply_to);
+  append_strings_json(out.tags_json, sum.tags);
+
+  out.raw_size = static_cast<int64_t>(m.raw.size());
+  out.raw_compression = kCompressionNone;
+  if (!m.raw.empty()) {
+    auto frame = zstd_frame(enc, m.raw);
+    if (!frame) return frame.error();
+    if (frame->size() < m.raw.size()) {  // else incompressible: the bytes are kept as they are
+      out.raw_compression = kCompressionZstd;
+      out.raw_data.assign(*frame);
+    }
+  }
+
+  addresses_to_text(sum.from, out.from_text);
+  addresses_to_text(sum.to, out.to_text);
+  addresses_to_text(sum.cc, out.cc_text);
+  addresses_to_text(sum.bcc, out.bcc_text);
+  const std::string_view fields[internal::kIndexFields] = {sum.subject, out.from_text, out.to_text,
+                                                           out.cc_text, out.bcc_text,  sum.text_for_index};
+  enc.index_plain.clear();
+  internal::encode_index_fields(fields, enc.index_plain);
+  auto frame = zstd_frame(enc, enc.index_plain);
+  if (!frame) return frame.error();
+  out.index_data.assign(*frame);
+
+  // A very large message leaves large buffers behind; keep them only up to a bound per thread.
+  if (enc.scratch.size() > kMaxKeptScratch) std::string().swap(enc.scratch);
+  if (enc.index_plain.capacity() > kMaxKeptScratch) std::string().swap(enc.index_plain);
+  return {};
+}
+
+}  // namespace
+
+Result<PreparedMessage> prepare_message(NewMessage message) {
+  PreparedMessage p;
+  if (auto r = encode_columns(message, p); !r) return r.error();
+  if (p.raw_compression == kCompressionNone) {
+    p.raw_data = std::move(message.raw);
+  }
+  std::string().swap(message.raw);  // the raw bytes are in raw_data (as they are or compressed)
+  p.message = std::move(message);
+  return p;
+}
 
 // ---- Impl ------------------------------------------------------------------------------------------
 
@@ -533,17 +628,14 @@ struct Store::Impl {
   sqlite3* db = nullptr;
   bool read_only = false;
   std::array<sqlite3_stmt*, kStmtCount> stmts{};
-  ZSTD_CCtx* cctx = nullptr;
   ZSTD_DCtx* dctx = nullptr;
-  // Buffers reused across inserts.
-  std::string compressed, compressed_index, index_plain, envelope, from, to, cc, bcc, reply_to, tags;
-  std::string from_text, to_text, cc_text, bcc_text;
+  // Reused across batches.
   std::vector<int64_t> seqs;
+  std::vector<const NewMessage*> batch_messages;
 
   ~Impl() {
     for (sqlite3_stmt* s : stmts) sqlite3_finalize(s);
     if (db) sqlite3_close_v2(db);
-    ZSTD_freeCCtx(cctx);
     ZSTD_freeDCtx(dctx);
   }
 
@@ -739,50 +831,10 @@ struct Store::Impl {
     return result;
   }
 
-  // Compresses `in` into `out` as one zstd frame (with its content size).
-  Result<void> zstd(std::string_view in, std::string& out) {
-    out.resize(ZSTD_compressBound(in.size()));
-    const std::size_t n = ZSTD_compressCCtx(cctx, out.data(), out.size(), in.data(), in.size(), kZstdLevel);
-    if (ZSTD_isError(n)) return core::make_error("io", std::string("zstd: ") + ZSTD_getErrorName(n));
-    out.resize(n);
-    return {};
-  }
-
-  // Compresses the raw bytes into `compressed`; returns the compression kind used.
-  Result<int> compress_raw(std::string_view raw) {
-    if (raw.empty()) {
-      compressed.clear();
-      return kCompressionNone;
-    }
-    if (auto r = zstd(raw, compressed); !r) return r.error();
-    if (compressed.size() >= raw.size()) {  // incompressible: keep the bytes as they are
-      compressed.assign(raw);
-      return kCompressionNone;
-    }
-    return kCompressionZstd;
-  }
-
-  // The FTS column values of a message, in index order.
-  void index_texts(const core::MessageSummary& sum) {
-    addresses_to_text(sum.from, from_text);
-    addresses_to_text(sum.to, to_text);
-    addresses_to_text(sum.cc, cc_text);
-    addresses_to_text(sum.bcc, bcc_text);
-  }
-
-  // Inserts the summary row and the raw bytes; returns the row's seq.
-  Result<int64_t> insert_row(const NewMessage& m) {
+  // Inserts the summary row and the raw bytes; returns the row's seq. `m` supplies the plain fields
+  // (its raw bytes are not read), `p` the encoded ones.
+  Result<int64_t> insert_row(const NewMessage& m, const PreparedMessage& p) {
     const core::MessageSummary& sum = m.summary;
-    envelope.clear();
-    append_envelope_json(envelope, m.envelope);
-    for (auto [list, out] : {std::pair{&sum.from, &from}, std::pair{&sum.to, &to}, std::pair{&sum.cc, &cc},
-                             std::pair{&sum.bcc, &bcc}, std::pair{&sum.reply_to, &reply_to}}) {
-      out->clear();
-      append_addresses_json(*out, *list);
-    }
-    tags.clear();
-    append_strings_json(tags, sum.tags);
-
     int64_t seq;
     {
       auto s = stmt(kMessageInsert);
@@ -791,19 +843,19 @@ struct Store::Impl {
       bind_text(*s, 1, m.id);
       sqlite3_bind_int64(*s, 2, m.inbox_id);
       sqlite3_bind_int64(*s, 3, m.received_ms);
-      sqlite3_bind_int64(*s, 4, static_cast<int64_t>(m.raw.size()));
-      bind_text(*s, 5, envelope);
-      bind_text(*s, 6, from);
-      bind_text(*s, 7, to);
-      bind_text(*s, 8, cc);
-      bind_text(*s, 9, bcc);
-      bind_text(*s, 10, reply_to);
+      sqlite3_bind_int64(*s, 4, p.raw_size);
+      bind_text(*s, 5, p.envelope_json);
+      bind_text(*s, 6, p.from_json);
+      bind_text(*s, 7, p.to_json);
+      bind_text(*s, 8, p.cc_json);
+      bind_text(*s, 9, p.bcc_json);
+      bind_text(*s, 10, p.reply_to_json);
       bind_text(*s, 11, sum.subject);
       bind_text(*s, 12, sum.date);
       bind_text(*s, 13, sum.message_id);
       sqlite3_bind_int(*s, 14, sum.attachments);
       bind_text(*s, 15, sum.snippet);
-      bind_text(*s, 16, tags);
+      bind_text(*s, 16, p.tags_json);
       sqlite3_bind_int(*s, 17, sum.parse_failed ? 1 : 0);
       bind_text(*s, 18, sum.parse_error);
       const int rc = sqlite3_step(*s);
@@ -815,22 +867,14 @@ struct Store::Impl {
       seq = sqlite3_last_insert_rowid(db);
     }
     {
-      auto kind = compress_raw(m.raw);
-      if (!kind) return kind.error();
-      index_texts(sum);
-      const std::string_view fields[internal::kIndexFields] = {sum.subject, from_text, to_text,
-                                                               cc_text,     bcc_text,  sum.text_for_index};
-      index_plain.clear();
-      internal::encode_index_fields(fields, index_plain);
-      if (auto r = zstd(index_plain, compressed_index); !r) return r.error();
       auto s = stmt(kRawInsert);
       if (!s) return s.error();
       Use use(*s);
       sqlite3_bind_int64(*s, 1, seq);
-      sqlite3_bind_int64(*s, 2, static_cast<int64_t>(m.raw.size()));
-      sqlite3_bind_int(*s, 3, *kind);
-      sqlite3_bind_blob64(*s, 4, compressed.data(), compressed.size(), SQLITE_STATIC);
-      sqlite3_bind_blob64(*s, 5, compressed_index.data(), compressed_index.size(), SQLITE_STATIC);
+      sqlite3_bind_int64(*s, 2, p.raw_size);
+      sqlite3_bind_int(*s, 3, p.raw_compression);
+      sqlite3_bind_blob64(*s, 4, p.raw_data.data(), p.raw_data.size(), SQLITE_STATIC);
+      sqlite3_bind_blob64(*s, 5, p.index_data.data(), p.index_data.size(), SQLITE_STATIC);
       const int rc = sqlite3_step(*s);
       if (rc != SQLITE_DONE) return db_error(db, rc, "insert raw " + m.id);
     }
@@ -838,22 +882,48 @@ struct Store::Impl {
   }
 
   // Adds the message to the full-text index under `seq`.
-  Result<void> index_row(int64_t seq, const NewMessage& m) {
-    const core::MessageSummary& sum = m.summary;
-    {
-      index_texts(sum);
-      auto s = stmt(kFtsInsert);
-      if (!s) return s.error();
-      Use use(*s);
-      sqlite3_bind_int64(*s, 1, seq);
-      bind_text(*s, 2, sum.subject);
-      bind_text(*s, 3, from_text);
-      bind_text(*s, 4, to_text);
-      bind_text(*s, 5, cc_text);
-      bind_text(*s, 6, bcc_text);
-      bind_text(*s, 7, sum.text_for_index);
-      const int rc = sqlite3_step(*s);
-      if (rc != SQLITE_DONE) return db_error(db, rc, "index " + m.id);
+  Result<void> index_row(int64_t seq, const NewMessage& m, const PreparedMessage& p) {
+    auto s = stmt(kFtsInsert);
+    if (!s) return s.error();
+    Use use(*s);
+    sqlite3_bind_int64(*s, 1, seq);
+    bind_text(*s, 2, m.summary.subject);
+    bind_text(*s, 3, p.from_text);
+    bind_text(*s, 4, p.to_text);
+    bind_text(*s, 5, p.cc_text);
+    bind_text(*s, 6, p.bcc_text);
+    bind_text(*s, 7, m.summary.text_for_index);
+    const int rc = sqlite3_step(*s);
+    if (rc != SQLITE_DONE) return db_error(db, rc, "index " + m.id);
+    return {};
+  }
+
+  // Inserts messages[i] encoded as prepared[i] (same length, no nulls) in ONE transaction.
+  Result<void> insert_batch(const std::vector<const NewMessage*>& messages,
+                            const std::vector<const PreparedMessage*>& prepared) {
+    if (messages.empty()) return {};
+    if (auto r = run(kBegin, "begin"); !r) return r;
+    // All ordinary rows first, then all FTS rows: FTS5 flushes its in-memory index at every statement
+    // savepoint, and each INSERT INTO messages (triggers, foreign key) opens one once the FTS table has
+    // joined the transaction. In this order the batch's terms are written once, at commit.
+    seqs.clear();
+    Result<void> r;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      auto seq = insert_row(*messages[i], *prepared[i]);
+      if (!seq) {
+        r = seq.error();
+        break;
+      }
+      seqs.push_back(*seq);
+    }
+    for (std::size_t i = 0; r && i < messages.size(); ++i) r = index_row(seqs[i], *messages[i], *prepared[i]);
+    if (!r) {
+      (void)run(kRollback, "rollback");
+      return r;
+    }
+    if (auto c = run(kCommit, "commit"); !c) {
+      (void)run(kRollback, "rollback");
+      return c;
     }
     return {};
   }
@@ -884,9 +954,8 @@ struct Store::Impl {
     if (auto r = impl->exec(pragmas.c_str(), "configure connection"); !r) {
       return r.error();
     }
-    impl->cctx = ZSTD_createCCtx();
     impl->dctx = ZSTD_createDCtx();
-    if (!impl->cctx || !impl->dctx) return core::make_error("io", "zstd: out of memory");
+    if (!impl->dctx) return core::make_error("io", "zstd: out of memory");
     return impl;
   }
 
@@ -1033,31 +1102,27 @@ Result<void> Store::insert_messages(const std::vector<const NewMessage*>& batch)
   for (const NewMessage* m : batch) {
     if (!m) return core::make_error("invalid", "null message in batch");
   }
-  if (auto r = impl_->run(kBegin, "begin"); !r) return r;
-  // All ordinary rows first, then all FTS rows: FTS5 flushes its in-memory index at every statement
-  // savepoint, and each INSERT INTO messages (triggers, foreign key) opens one once the FTS table has
-  // joined the transaction. In this order the batch's terms are written once, at commit.
-  std::vector<int64_t>& seqs = impl_->seqs;
-  seqs.clear();
-  Result<void> r;
-  for (const NewMessage* m : batch) {
-    auto seq = impl_->insert_row(*m);
-    if (!seq) {
-      r = seq.error();
-      break;
-    }
-    seqs.push_back(*seq);
+  // Encoded here, on the caller's thread; the raw bytes are read from `batch`, not copied, unless they
+  // do not compress.
+  std::vector<PreparedMessage> prepared(batch.size());
+  std::vector<const PreparedMessage*> pointers(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto r = encode_columns(*batch[i], prepared[i]); !r) return r;
+    if (prepared[i].raw_compression == kCompressionNone) prepared[i].raw_data = batch[i]->raw;
+    pointers[i] = &prepared[i];
   }
-  for (std::size_t i = 0; r && i < batch.size(); ++i) r = impl_->index_row(seqs[i], *batch[i]);
-  if (!r) {
-    (void)impl_->run(kRollback, "rollback");
-    return r;
+  return impl_->insert_batch(batch, pointers);
+}
+
+Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& batch) {
+  if (batch.empty()) return {};
+  std::vector<const NewMessage*>& messages = impl_->batch_messages;
+  messages.clear();
+  for (const PreparedMessage* p : batch) {
+    if (!p) return core::make_error("invalid", "null message in batch");
+    messages.push_back(&p->message);
   }
-  if (auto r = impl_->run(kCommit, "commit"); !r) {
-    (void)impl_->run(kRollback, "rollback");
-    return r;
-  }
-  return {};
+  return impl_->insert_batch(messages, batch);
 }
 
 Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_t limit) {

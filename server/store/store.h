@@ -6,7 +6,8 @@
 //   A Store object wraps ONE SQLite connection and is NOT thread-safe: give each thread its own Store
 //   (open() the same path again; WAL lets readers run beside the one writer). Writes from other
 //   processes (the CLI creating an inbox while the server runs) are visible to the next read.
-//   Raw message bytes are stored exactly as received, compressed with zstd.
+//   Raw message bytes are stored exactly as received, compressed with zstd. The encoding of a message's
+//   columns (prepare_message()) needs no connection and runs on any thread, so the one writer only binds.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,30 @@ struct NewMessage {
   core::MessageSummary summary;
 };
 
+// A NewMessage with every column value already encoded, ready for Store::insert_prepared(), which only
+// binds these values and steps. The rows stored are byte-identical to what insert_messages() stores for
+// the same NewMessage. Built by prepare_message(); plain data (movable, copyable), no thread affinity.
+struct PreparedMessage {
+  NewMessage message;         // as given, except `raw`, which is emptied: its bytes are in raw_data
+  int64_t raw_size = 0;       // length of the raw bytes as received (messages.size, message_raw.raw_size)
+  int raw_compression = 0;    // message_raw.compression: 0 = raw_data is the raw bytes, 1 = a zstd frame
+  std::string raw_data;       // message_raw.data
+  std::string index_data;     // message_raw.index_data: zstd frame of the six FTS column values
+  std::string envelope_json;  // messages.envelope
+  // messages.from_json, to_json, cc_json, bcc_json, reply_to_json and tags_json.
+  std::string from_json, to_json, cc_json, bcc_json, reply_to_json, tags_json;
+  // The FTS columns "from", "to", cc, bcc ("Name address, Name address"); subject and body are the
+  // summary's subject and text_for_index.
+  std::string from_text, to_text, cc_text, bcc_text;
+};
+
+// Encodes every column of `message` (JSON text, zstd of the raw bytes and of the index text): the CPU
+// work of an insert that does not need the database, so that it can run on any thread before the
+// message reaches the single writer. Thread-safe and reentrant: no shared state (each thread keeps its
+// own compression context). Invalid UTF-8 in any field is replaced, never an error. Fails ("io") only
+// when zstd fails (out of memory).
+core::Result<PreparedMessage> prepare_message(NewMessage message);
+
 // One row of the message list (Mailpit's summary shape).
 struct MessageRow {
   std::string id;
@@ -92,7 +117,11 @@ class Store {
   // ---- messages ----
   // Inserts all messages in ONE transaction (group commit); all or nothing. When it returns ok the
   // transaction has committed (synchronous=FULL: durable against process and power loss).
+  // Same as prepare_message() on each message, then insert_prepared().
   core::Result<void> insert_messages(const std::vector<const NewMessage*>& batch);
+  // The same for messages already prepared: one transaction, all or nothing; only binds and steps, so
+  // that the writer thread does no encoding. A null pointer in the batch is "invalid".
+  core::Result<void> insert_prepared(const std::vector<const PreparedMessage*>& batch);
   core::Result<MessagePage> list_messages(int64_t inbox_id, int64_t start, int64_t limit);
   core::Result<std::optional<std::string>> get_raw(int64_t inbox_id, const std::string& id);
   core::Result<std::optional<MessageRow>> get_message(int64_t inbox_id, const std::string& id);
@@ -108,14 +137,18 @@ class Store {
 };
 
 // The single writer: a thread that takes queued messages and commits them in groups (everything queued
-// when the previous commit finished, up to max_batch) with one transaction each, then calls each
-// message's callback with the commit's outcome, on the writer thread. Thread-safe: submit() may be
-// called from any thread. The destructor commits what is queued and joins the thread.
+// when the previous commit finished, up to max_batch) with one transaction each (insert_prepared()),
+// then calls each message's callback with the commit's outcome, on the writer thread. Thread-safe:
+// submit() may be called from any thread. The destructor commits what is queued and joins the thread.
+// Submit prepared messages so that the encoding runs on the submitting thread, not the writer.
 class BatchWriter {
  public:
   using Done = std::function<void(const core::Result<void>&)>;
   BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512);
   ~BatchWriter();
+  void submit(PreparedMessage message, Done done);
+  // Prepares on the caller's thread, then queues. If preparing fails the message is queued with that
+  // error and committed with nothing: its callback gets the error, on the writer thread, in order.
   void submit(NewMessage message, Done done);
   // Messages queued and not yet committed (for /readyz and backpressure).
   std::size_t pending() const;

@@ -2,14 +2,18 @@
 //   writer.cpp - BatchWriter: the single writer thread that commits queued messages in groups.
 // CONTRACT
 //   See store.h. Each batch is everything queued when the writer wakes (up to max_batch), committed with
-//   one Store::insert_messages() call; then every message's callback gets that call's outcome, so a
+//   one Store::insert_prepared() call; then every message's callback gets that call's outcome, so a
 //   callback is never told "ok" for a message whose transaction did not commit. Callbacks run on the
-//   writer thread, exactly once each, in submission order.
+//   writer thread, exactly once each, in submission order. Messages arrive already encoded
+//   (prepare_message() ran on the submitting thread): the writer thread only binds, steps and commits.
+//   A message whose preparation failed (submit(NewMessage)) rides in its batch without being inserted
+//   and its callback gets that error.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "store/store.h"
@@ -18,8 +22,9 @@ namespace mailjar::store {
 
 struct BatchWriter::Impl {
   struct Item {
-    NewMessage message;
+    PreparedMessage message;
     Done done;
+    std::optional<core::Error> failed;  // preparation failed: not inserted, done(*failed)
   };
 
   std::unique_ptr<Store> store;
@@ -33,7 +38,7 @@ struct BatchWriter::Impl {
 
   void run() {
     std::vector<Item> batch;
-    std::vector<const NewMessage*> pointers;
+    std::vector<const PreparedMessage*> pointers;
     while (true) {
       {
         std::unique_lock<std::mutex> lock(mu);
@@ -48,15 +53,21 @@ struct BatchWriter::Impl {
         }
       }
       pointers.clear();
-      for (const Item& item : batch) pointers.push_back(&item.message);
+      for (const Item& item : batch) {
+        if (!item.failed) pointers.push_back(&item.message);
+      }
       const core::Result<void> result =
-          store ? store->insert_messages(pointers)
+          store ? store->insert_prepared(pointers)
                 : core::Result<void>(core::make_error("unavailable", "batch writer has no store"));
       pending.fetch_sub(batch.size(), std::memory_order_relaxed);
       for (Item& item : batch) {
         if (!item.done) continue;
         try {
-          item.done(result);
+          if (item.failed) {
+            item.done(core::Result<void>(*item.failed));
+          } else {
+            item.done(result);
+          }
         } catch (...) {
           // A callback's failure is its own; the writer must keep committing for everyone else.
         }
@@ -82,10 +93,24 @@ BatchWriter::~BatchWriter() {
   impl_->thread.join();
 }
 
-void BatchWriter::submit(NewMessage message, Done done) {
+void BatchWriter::submit(PreparedMessage message, Done done) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->queue.push_back(Impl::Item{std::move(message), std::move(done)});
+    impl_->queue.push_back(Impl::Item{std::move(message), std::move(done), std::nullopt});
+    impl_->pending.fetch_add(1, std::memory_order_relaxed);
+  }
+  impl_->cv.notify_one();
+}
+
+void BatchWriter::submit(NewMessage message, Done done) {
+  auto prepared = prepare_message(std::move(message));
+  if (prepared.ok()) {
+    submit(std::move(prepared).value(), std::move(done));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->queue.push_back(Impl::Item{PreparedMessage{}, std::move(done), prepared.error()});
     impl_->pending.fetch_add(1, std::memory_order_relaxed);
   }
   impl_->cv.notify_one();

@@ -1,10 +1,14 @@
-// store_bench: measures the per-message server CPU of the ingest path's two heavy steps, with realistic
+// store_bench: measures the per-message server CPU of the ingest path's heavy steps, with realistic
 // 4 KiB messages (multipart/alternative, text + HTML, varied headers):
-//   1. mime::parse_summary()                      (what ingest runs per message)
-//   2. Store::insert_messages() in batches of 64  (one transaction per batch: summary, zstd raw, FTS5)
+//   1. mime::parse_summary()                      (what ingest runs per message, on a worker)
+//   2. store::prepare_message()                   (column encoding: JSON, zstd raw, zstd index text; on
+//                                                  a worker since the writer takes prepared messages)
+//   3. Store::insert_prepared() in batches of 64  (what the single writer thread does per message: bind,
+//                                                  step, commit; one transaction per batch, FTS5)
+//   4. Store::insert_messages() in batches of 64  (2 + 3 on one thread: what the writer did before)
 // Prints µs/message (process CPU and wall; best and median of 3 rounds) for each, then list/search
 // latencies on the result. CPU time is the number to compare with the per-message budget: wall time
-// includes the fsync of each commit.
+// includes the fsync of each commit. Single-threaded throughout, so process CPU is the timed thread's.
 // Usage: store_bench [dir]   (default: a fresh directory under /tmp, removed afterwards)
 #include <time.h>
 
@@ -195,39 +199,84 @@ int main(int argc, char** argv) {
            return std::pair{(wall_seconds() - w0) * 1e6 / count, (cpu_seconds() - c0) * 1e6 / count};
          }));
 
-  // 2. Insert, each round into a fresh database.
+  // The messages as ingest builds them.
   core::IdGenerator ids;
   std::vector<store::NewMessage> messages(kMessages);
+  const auto fill_messages = [&](int64_t inbox_id) {
+    const int64_t now = core::now_unix_ms();
+    for (int i = 0; i < kMessages; ++i) {
+      auto& m = messages[i];
+      m = store::NewMessage{};
+      m.received_ms = now + i / 8;
+      m.id = ids.next(m.received_ms);
+      m.inbox_id = inbox_id;
+      m.raw = raws[i];
+      m.summary = summaries[i];
+      m.envelope.mail_from = "bounces@mailer.example.com";
+      m.envelope.rcpts = {{m.summary.to.empty() ? "x@example.org" : m.summary.to[0].address, ""}};
+      m.envelope.helo = "app-server-3.internal";
+      m.envelope.esmtp = true;
+      m.envelope.client_ip = "10.0.3.17";
+      m.envelope.client_port = 40000;
+    }
+  };
   std::unique_ptr<store::Store> last;
   int64_t inbox = 0;
-  report("insert_messages (batches of 64)", rounds(kRounds, [&](int round) {
-           const fs::path dir = base / ("round" + std::to_string(round));
-           std::error_code ec;
-           fs::remove_all(dir, ec);
-           last.reset();
-           auto opened = store::Store::open(store::StoreOptions{dir.string(), 5000, false});
-           if (!opened) {
-             std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
-             std::exit(1);
-           }
-           last = std::move(opened).value();
-           inbox = last->default_inbox()->id;
-           const int64_t now = core::now_unix_ms();
+  // Each insert round writes into a fresh database.
+  const auto fresh_store = [&](const std::string& name) {
+    const fs::path dir = base / name;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    last.reset();
+    auto opened = store::Store::open(store::StoreOptions{dir.string(), 5000, false});
+    if (!opened) {
+      std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
+      std::exit(1);
+    }
+    last = std::move(opened).value();
+    inbox = last->default_inbox()->id;
+  };
+
+  // 2. Prepare (no database).
+  std::vector<store::PreparedMessage> prepared(kMessages);
+  fill_messages(1);
+  report("prepare_message (any thread)", rounds(kRounds, [&](int) {
+           std::vector<store::NewMessage> copies = messages;  // prepare_message() consumes its argument
+           const double w0 = wall_seconds(), c0 = cpu_seconds();
            for (int i = 0; i < kMessages; ++i) {
-             auto& m = messages[i];
-             m = store::NewMessage{};
-             m.received_ms = now + i / 8;
-             m.id = ids.next(m.received_ms);
-             m.inbox_id = inbox;
-             m.raw = raws[i];
-             m.summary = summaries[i];
-             m.envelope.mail_from = "bounces@mailer.example.com";
-             m.envelope.rcpts = {{m.summary.to.empty() ? "x@example.org" : m.summary.to[0].address, ""}};
-             m.envelope.helo = "app-server-3.internal";
-             m.envelope.esmtp = true;
-             m.envelope.client_ip = "10.0.3.17";
-             m.envelope.client_port = 40000;
+             auto p = store::prepare_message(std::move(copies[i]));
+             if (!p) {
+               std::fprintf(stderr, "prepare: %s\n", p.error().message.c_str());
+               std::exit(1);
+             }
+             prepared[i] = std::move(p).value();
            }
+           return std::pair{(wall_seconds() - w0) * 1e6 / kMessages, (cpu_seconds() - c0) * 1e6 / kMessages};
+         }));
+
+  // 3. Insert prepared messages: the writer thread's share.
+  report("insert_prepared (writer, batch 64)", rounds(kRounds, [&](int round) {
+           fresh_store("round" + std::to_string(round));
+           fill_messages(inbox);
+           for (int i = 0; i < kMessages; ++i) prepared[i] = store::prepare_message(messages[i]).value();
+           const double w0 = wall_seconds(), c0 = cpu_seconds();
+           std::vector<const store::PreparedMessage*> batch;
+           for (int i = 0; i < kMessages; i += kBatch) {
+             batch.clear();
+             for (int k = i; k < std::min<int>(i + kBatch, kMessages); ++k) batch.push_back(&prepared[k]);
+             if (auto r = last->insert_prepared(batch); !r) {
+               std::fprintf(stderr, "insert: %s\n", r.error().message.c_str());
+               std::exit(1);
+             }
+           }
+           return std::pair{(wall_seconds() - w0) * 1e6 / kMessages, (cpu_seconds() - c0) * 1e6 / kMessages};
+         }));
+  prepared = {};
+
+  // 4. Insert NewMessages: encoding and insert on one thread.
+  report("insert_messages (batches of 64)", rounds(kRounds, [&](int round) {
+           fresh_store("round" + std::to_string(round));
+           fill_messages(inbox);
            const double w0 = wall_seconds(), c0 = cpu_seconds();
            std::vector<const store::NewMessage*> batch;
            for (int i = 0; i < kMessages; i += kBatch) {
@@ -241,7 +290,7 @@ int main(int argc, char** argv) {
            return std::pair{(wall_seconds() - w0) * 1e6 / kMessages, (cpu_seconds() - c0) * 1e6 / kMessages};
          }));
 
-  // 3. Reads on the last database.
+  // 5. Reads on the last database.
   const auto time_ms = [](auto&& fn, int runs) {
     double best = 1e9;
     for (int r = 0; r < runs; ++r) {

@@ -14,6 +14,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -978,6 +979,408 @@ TEST(BatchWriterTest, PendingDropsToZeroAndCallbackExceptionsAreContained) {
   });
   ASSERT_EQ(second.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_EQ(writer.pending(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Prepared messages: prepare_message() + insert_prepared() store exactly what insert_messages() stores.
+
+// Every field set, with `raw` as the raw bytes; invalid UTF-8 in text fields.
+NewMessage rich_message(core::IdGenerator& ids, int64_t inbox, int64_t received_ms, std::string raw,
+                        int variant) {
+  NewMessage m = make_message(ids, inbox, received_ms, "rich " + std::to_string(variant));
+  m.raw = std::move(raw);
+  m.envelope.mail_params = "SIZE=1234 BODY=8BITMIME";
+  m.envelope.rcpts = {{"a@example.com", "NOTIFY=SUCCESS ORCPT=rfc822;a@example.com"},
+                      {"b\xff@example.com", ""}};
+  m.envelope.helo = std::string("helo\0nul", 8);
+  m.envelope.esmtp = variant % 2 == 0;
+  m.envelope.client_ip = "2001:db8::" + std::to_string(variant);
+  m.envelope.client_port = static_cast<uint16_t>(1000 + variant);
+  m.envelope.tls_version = variant % 3 ? "TLSv1.3" : "";
+  m.envelope.auth_user = "user" + std::to_string(variant);
+  m.envelope.smtputf8 = variant % 2 == 1;
+  m.envelope.chunked = true;
+  core::MessageSummary& s = m.summary;
+  s.from = {{"J\xC3\xB6rg \"Q\"", "joerg@example.com"}};
+  s.to = {{"", "a@example.com"}, {"Bad \xc3\x28", "b@example.com"}};
+  s.cc = {{"Carol", "carol" + std::to_string(variant) + "@example.org"}};
+  s.bcc = {{"", "hidden@example.com"}};
+  s.reply_to = {{"Replies\t", "r@example.com"}};
+  s.subject = "\xE6\x97\xA5\xE6\x9C\xAC subject " + std::to_string(variant) + " \xff";
+  s.date = "2024-01-02T03:04:05Z";
+  s.message_id = std::to_string(variant) + "@example.com";
+  s.attachments = variant;
+  s.snippet = "snippet \\ \"" + std::to_string(variant);
+  s.text_for_index = "body word" + std::to_string(variant) + " \xC3\xA9t\xC3\xA9 \xed\xa0\x80";
+  s.tags = {"alpha", "t\xff", "v" + std::to_string(variant)};
+  s.parse_failed = variant % 4 == 0;
+  s.parse_error = s.parse_failed ? "truncated" : "";
+  return m;
+}
+
+// Every stored column of every message, in insertion order, unambiguously quoted.
+std::string dump_rows(const fs::path& dir) {
+  RawDb db(dir);
+  return db.text(
+      // quote() is never NULL, so the || chain never is.
+      "SELECT group_concat(row, char(10)) FROM (SELECT "
+      "quote(m.seq) || '|' || quote(m.id) || '|' || quote(m.inbox_id) || '|' || "
+      "quote(m.received_ms) || '|' || quote(m.size) || '|' || quote(m.read) || '|' || "
+      "quote(m.flags) || '|' || quote(m.envelope) || '|' || quote(m.from_json) || '|' || "
+      "quote(m.to_json) || '|' || quote(m.cc_json) || '|' || quote(m.bcc_json) || '|' || "
+      "quote(m.reply_to_json) || '|' || quote(m.subject) || '|' || quote(m.date) || '|' || "
+      "quote(m.message_id) || '|' || quote(m.attachments) || '|' || quote(m.snippet) || '|' || "
+      "quote(m.tags_json) || '|' || quote(m.parse_failed) || '|' || "
+      "quote(m.parse_error) || '|' || quote(r.raw_size) || '|' || quote(r.compression) || '|' || "
+      "quote(r.data) || '|' || quote(r.index_data) AS row "
+      "FROM messages m JOIN message_raw r ON r.seq = m.seq ORDER BY m.seq)");
+}
+
+std::string describe(const core::Envelope& e) {
+  std::string out = e.mail_from + "|" + e.mail_params + "|" + e.helo + "|" + e.client_ip + "|" +
+                    std::to_string(e.client_port) + "|" + e.tls_version + "|" + e.tls_cipher + "|" +
+                    e.auth_user + "|" + std::to_string(e.esmtp) + std::to_string(e.smtputf8) +
+                    std::to_string(e.bare_newline) + std::to_string(e.chunked);
+  for (const auto& r : e.rcpts) out += "|" + r.address + " " + r.params;
+  return out;
+}
+
+std::string describe(const MessageRow& row) {
+  std::string out = row.id + "|" + std::to_string(row.inbox_id) + "|" + std::to_string(row.received_ms) +
+                    "|" + std::to_string(row.size) + "|" + std::to_string(row.read) + "|" + row.auth_user;
+  const core::MessageSummary& s = row.summary;
+  for (const auto* list : {&s.from, &s.to, &s.cc, &s.bcc, &s.reply_to}) {
+    out += "|";
+    for (const auto& a : *list) out += a.name + " <" + a.address + ">,";
+  }
+  out += "|" + s.subject + "|" + s.date + "|" + s.message_id + "|" + std::to_string(s.attachments) + "|" +
+         s.snippet + "|" + s.text_for_index + "|" + std::to_string(s.parse_failed) + "|" + s.parse_error;
+  for (const auto& t : s.tags) out += "|" + t;
+  return out;
+}
+
+// The raw bodies of the equivalence tests: empty, tiny, binary, incompressible, highly compressible.
+std::vector<std::string> sample_raws() {
+  std::mt19937 rng(7);
+  std::string random_bytes(70000, '\0');
+  for (auto& c : random_bytes) c = static_cast<char>(rng());
+  std::string repetitive;
+  while (repetitive.size() < (1u << 20) + 5000) repetitive += "Line after line of the same text.\r\n";
+  std::string text = "From: a@example.com\r\nSubject: plain\r\n\r\n";
+  for (int i = 0; i < 40; ++i) text += "Hello there, line " + std::to_string(i) + " of a plain message.\r\n";
+  return {"", "x", binary_raw(), random_bytes, repetitive, text};
+}
+
+std::vector<const PreparedMessage*> pointers_to(const std::vector<PreparedMessage>& prepared) {
+  std::vector<const PreparedMessage*> out;
+  for (const auto& p : prepared) out.push_back(&p);
+  return out;
+}
+
+TEST(PreparedMessages, FieldsOfThePreparedForm) {
+  core::IdGenerator ids;
+  const std::vector<std::string> raws = sample_raws();
+  struct Case {
+    std::size_t raw;   // index into raws
+    int compression;   // expected raw_compression
+    bool data_is_raw;  // raw_data holds the raw bytes as they are
+  };
+  const Case cases[] = {{0, 0, true}, {1, 0, true}, {3, 0, true}, {4, 1, false}, {5, 1, false}};
+  for (const Case& c : cases) {
+    NewMessage m = rich_message(ids, 1, 1000, raws[c.raw], 3);
+    const NewMessage copy = m;
+    auto p = prepare_message(std::move(m));
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->raw_size, static_cast<int64_t>(raws[c.raw].size())) << c.raw;
+    EXPECT_EQ(p->raw_compression, c.compression) << c.raw;
+    EXPECT_EQ(p->raw_data == raws[c.raw], c.data_is_raw) << c.raw;
+    if (!c.data_is_raw) {
+      EXPECT_LT(p->raw_data.size(), raws[c.raw].size());
+    }
+    EXPECT_TRUE(p->message.raw.empty());  // the bytes live in raw_data only
+    EXPECT_EQ(p->message.id, copy.id);
+    EXPECT_EQ(p->message.summary.text_for_index, copy.summary.text_for_index);
+    EXPECT_EQ(describe(p->message.envelope), describe(copy.envelope));
+    EXPECT_FALSE(p->index_data.empty());
+    EXPECT_EQ(p->from_text, "J\xC3\xB6rg \"Q\" joerg@example.com");
+    EXPECT_EQ(p->to_text, std::string("a@example.com, Bad \xc3\x28 b@example.com"));
+    EXPECT_EQ(p->bcc_text, "hidden@example.com");
+    EXPECT_EQ(p->tags_json, "[\"alpha\",\"t\xEF\xBF\xBD\",\"v3\"]");  // invalid UTF-8 replaced
+    EXPECT_EQ(p->reply_to_json, "[{\"name\":\"Replies\\u0009\",\"address\":\"r@example.com\"}]");
+  }
+}
+
+TEST(PreparedMessages, InsertPreparedStoresRowsIdenticalToInsertMessages) {
+  TempDir a_dir, b_dir;
+  auto a = open_or_die(a_dir.path());
+  auto b = open_or_die(b_dir.path());
+  const int64_t inbox = a->default_inbox()->id;
+  ASSERT_EQ(b->default_inbox()->id, inbox);
+  core::IdGenerator ids;
+  std::vector<NewMessage> messages;
+  int variant = 0;
+  for (const std::string& raw : sample_raws()) {
+    messages.push_back(rich_message(ids, inbox, 1700000000000 + variant, raw, variant));
+    ++variant;
+  }
+  messages.push_back(make_message(ids, inbox, 1700000000100, "plain", "the plain one"));
+
+  // Two batches each way, so that seq numbering continues across transactions.
+  const std::size_t half = messages.size() / 2;
+  const std::vector<NewMessage> first(messages.begin(), messages.begin() + half);
+  const std::vector<NewMessage> second(messages.begin() + half, messages.end());
+  ASSERT_TRUE(insert_all(*a, first).ok());
+  ASSERT_TRUE(insert_all(*a, second).ok());
+  for (const auto* part : {&first, &second}) {
+    std::vector<PreparedMessage> prepared;
+    for (const NewMessage& m : *part) {
+      auto p = prepare_message(m);
+      ASSERT_TRUE(p.ok()) << p.error().message;
+      prepared.push_back(std::move(p).value());
+    }
+    ASSERT_TRUE(b->insert_prepared(pointers_to(prepared)).ok());
+  }
+
+  // Byte-identical rows.
+  const std::string rows_a = dump_rows(a_dir.path());
+  ASSERT_EQ(static_cast<std::size_t>(std::count(rows_a.begin(), rows_a.end(), '\n')) + 1, messages.size());
+  EXPECT_EQ(rows_a, dump_rows(b_dir.path()));
+
+  // And the same through the API.
+  for (const NewMessage& m : messages) {
+    auto raw_a = a->get_raw(inbox, m.id);
+    auto raw_b = b->get_raw(inbox, m.id);
+    ASSERT_TRUE(raw_a.ok() && raw_a->has_value() && raw_b.ok() && raw_b->has_value());
+    EXPECT_TRUE(**raw_b == m.raw) << "size " << m.raw.size();
+    EXPECT_TRUE(**raw_a == **raw_b);
+    auto row_a = a->get_message(inbox, m.id);
+    auto row_b = b->get_message(inbox, m.id);
+    ASSERT_TRUE(row_a.ok() && row_a->has_value() && row_b.ok() && row_b->has_value());
+    EXPECT_EQ(describe(**row_a), describe(**row_b));
+    auto env_a = a->get_envelope(inbox, m.id);
+    auto env_b = b->get_envelope(inbox, m.id);
+    ASSERT_TRUE(env_a.ok() && env_a->has_value() && env_b.ok() && env_b->has_value());
+    EXPECT_EQ(describe(**env_a), describe(**env_b));
+  }
+  for (const char* query : {"subject", "subject:subject", "subject:plain", "word3", "ete", "cc:carol2",
+                            "from:joerg", "bcc:hidden", "\"the plain one\"", "plain", "nothing"}) {
+    auto found_a = a->search_ids(inbox, query, 100);
+    auto found_b = b->search_ids(inbox, query, 100);
+    ASSERT_TRUE(found_a.ok() && found_b.ok()) << query;
+    EXPECT_EQ(*found_a, *found_b) << query;
+  }
+  EXPECT_EQ(b->search_ids(inbox, "subject:subject", 100)->size(), sample_raws().size());
+  EXPECT_EQ(b->count_messages(inbox).value(), static_cast<int64_t>(messages.size()));
+
+  // The stored index values let the delete trigger remove prepared rows from the index.
+  {
+    RawDb db(b_dir.path());
+    db.exec("DELETE FROM messages WHERE id = '" + messages[2].id + "'");
+    db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  }
+  EXPECT_TRUE(b->search_ids(inbox, "word2", 10)->empty());
+  EXPECT_EQ(b->search_ids(inbox, "word3", 10)->size(), 1u);
+}
+
+TEST(PreparedMessages, InsertPreparedIsAllOrNothing) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  EXPECT_TRUE(store->insert_prepared({}).ok());
+  std::vector<PreparedMessage> batch;
+  for (int64_t target : {inbox, int64_t{424242}}) {
+    batch.push_back(prepare_message(make_message(ids, target, 1, "orphan batch")).value());
+  }
+  auto r = store->insert_prepared(pointers_to(batch));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "not_found");
+  EXPECT_EQ(store->count_messages(inbox).value(), 0);
+  EXPECT_TRUE(store->search_ids(inbox, "orphan", 10)->empty());
+
+  const PreparedMessage good = prepare_message(make_message(ids, inbox, 2, "good")).value();
+  auto null_in_batch = store->insert_prepared({&good, nullptr});
+  ASSERT_FALSE(null_in_batch.ok());
+  EXPECT_EQ(null_in_batch.error().code, "invalid");
+  EXPECT_EQ(store->count_messages(inbox).value(), 0);
+
+  ASSERT_TRUE(store->insert_prepared({&good}).ok());
+  EXPECT_EQ(store->count_messages(inbox).value(), 1);
+  // The same prepared message again: its id is taken.
+  auto again = store->insert_prepared({&good});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "conflict");
+}
+
+// prepare_message() on many threads at once gives exactly what it gives on one thread.
+TEST(PreparedMessages, ConcurrentPreparationMatchesSequential) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 150;
+  core::IdGenerator ids;
+  const std::vector<std::string> raws = sample_raws();
+  std::vector<NewMessage> messages;
+  for (int i = 0; i < kThreads * kPerThread; ++i) {
+    // Vary sizes so that the per-thread buffers grow and shrink while other threads compress.
+    std::string raw = raws[static_cast<std::size_t>(i) % raws.size()] + "\r\nmessage " + std::to_string(i);
+    messages.push_back(rich_message(ids, 1, 1000 + i, std::move(raw), i));
+  }
+  const auto same = [](const PreparedMessage& x, const PreparedMessage& y) {
+    return x.message.id == y.message.id && x.raw_size == y.raw_size &&
+           x.raw_compression == y.raw_compression && x.raw_data == y.raw_data &&
+           x.index_data == y.index_data && x.envelope_json == y.envelope_json && x.from_json == y.from_json &&
+           x.to_json == y.to_json && x.cc_json == y.cc_json && x.bcc_json == y.bcc_json &&
+           x.reply_to_json == y.reply_to_json && x.tags_json == y.tags_json && x.from_text == y.from_text &&
+           x.to_text == y.to_text && x.cc_text == y.cc_text && x.bcc_text == y.bcc_text;
+  };
+  std::vector<PreparedMessage> expected;
+  for (const NewMessage& m : messages) expected.push_back(prepare_message(m).value());
+
+  std::vector<std::optional<PreparedMessage>> got(messages.size());
+  std::atomic<int> failures{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      for (int i = t; i < kThreads * kPerThread; i += kThreads) {  // interleaved: all sizes on all threads
+        auto p = prepare_message(messages[static_cast<std::size_t>(i)]);
+        if (!p.ok()) {
+          ++failures;
+          continue;
+        }
+        got[static_cast<std::size_t>(i)] = std::move(p).value();
+      }
+    });
+  }
+  go = true;
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    ASSERT_TRUE(got[i].has_value()) << i;
+    EXPECT_TRUE(same(*got[i], expected[i])) << "message " << i;
+  }
+
+  // And what they store reads back as the original.
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  std::vector<const PreparedMessage*> batch;
+  for (auto& p : got) {
+    p->message.inbox_id = inbox;
+    batch.push_back(&*p);
+  }
+  ASSERT_TRUE(store->insert_prepared(batch).ok());
+  for (std::size_t i = 0; i < messages.size(); i += 37) {
+    auto raw = store->get_raw(inbox, messages[i].id);
+    ASSERT_TRUE(raw.ok() && raw->has_value());
+    EXPECT_TRUE(**raw == messages[i].raw) << i;
+  }
+}
+
+TEST(BatchWriterTest, PreparedMessagesFromManyThreadsCommittedInSubmissionOrder) {
+  TempDir tmp;
+  int64_t inbox;
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 200;
+  core::IdGenerator ids;
+  std::mutex mu;
+  std::vector<std::vector<int>> acknowledged(kThreads);  // per submitting thread, in callback order
+  std::map<std::string, int> calls;
+  std::atomic<int> failures{0};
+  std::vector<std::string> submitted;
+  {
+    auto store = open_or_die(tmp.path());
+    inbox = store->default_inbox()->id;
+    BatchWriter writer(std::move(store), 32);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          NewMessage m = make_message(ids, inbox, core::now_unix_ms(),
+                                      "prepared t" + std::to_string(t) + " n" + std::to_string(i));
+          const std::string id = m.id;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            submitted.push_back(id);
+          }
+          auto done = [&, t, i, id](const core::Result<void>& r) {
+            if (!r.ok()) ++failures;
+            std::lock_guard<std::mutex> lock(mu);
+            ++calls[id];
+            acknowledged[static_cast<std::size_t>(t)].push_back(i);
+          };
+          if (i % 5 == 4) {
+            writer.submit(std::move(m), done);  // the NewMessage form, mixed in
+          } else {
+            auto p = prepare_message(std::move(m));
+            if (!p.ok()) {
+              ++failures;
+              continue;
+            }
+            writer.submit(std::move(p).value(), done);
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }  // the destructor drains and joins
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(calls.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+  std::vector<int> in_order(kPerThread);
+  for (int i = 0; i < kPerThread; ++i) in_order[static_cast<std::size_t>(i)] = i;
+  for (const auto& acks : acknowledged) EXPECT_EQ(acks, in_order);
+
+  auto store = open_or_die(tmp.path());
+  EXPECT_EQ(store->count_messages(inbox).value(), kThreads * kPerThread);
+  for (std::size_t i = 0; i < submitted.size(); i += 41) {
+    auto row = store->get_message(inbox, submitted[i]);
+    ASSERT_TRUE(row.ok() && row->has_value());
+    auto raw = store->get_raw(inbox, submitted[i]);
+    ASSERT_TRUE(raw.ok() && raw->has_value());
+    EXPECT_NE(raw->value().find((*row)->summary.subject), std::string::npos);
+  }
+  EXPECT_EQ(store->search_ids(inbox, "prepared", kThreads * kPerThread + 1)->size(),
+            static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST(BatchWriterTest, FailedPreparedBatchReportsErrorToEveryMessageInIt) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  int64_t inbox;
+  std::vector<std::string> outcomes(5);
+  std::vector<std::string> msg_ids;
+  {
+    auto store = open_or_die(tmp.path());
+    inbox = store->default_inbox()->id;
+    BatchWriter writer(std::move(store), 2);
+    Gate gate;
+    std::atomic<bool> first_done{false};
+    PreparedMessage first = prepare_message(make_message(ids, inbox, 1, "first")).value();
+    msg_ids.push_back(first.message.id);
+    writer.submit(std::move(first), [&](const core::Result<void>& r) {
+      outcomes[0] = r.ok() ? "ok" : r.error().code;
+      first_done = true;
+      gate.wait();
+    });
+    while (!first_done) std::this_thread::yield();
+    // Queued while the writer is held: batches of 2 -> {1,2} {3,4}; message 3 names no inbox.
+    for (std::size_t i = 1; i < 5; ++i) {
+      PreparedMessage p =
+          prepare_message(make_message(ids, i == 3 ? 987654 : inbox, static_cast<int64_t>(i + 1), "m"))
+              .value();
+      msg_ids.push_back(p.message.id);
+      writer.submit(std::move(p),
+                    [&, i](const core::Result<void>& r) { outcomes[i] = r.ok() ? "ok" : r.error().code; });
+    }
+    EXPECT_EQ(writer.pending(), 4u);
+    gate.open();
+  }
+  const std::vector<std::string> expected = {"ok", "ok", "ok", "not_found", "not_found"};
+  EXPECT_EQ(outcomes, expected);
+  auto store = open_or_die(tmp.path());
+  EXPECT_EQ(store->count_messages(inbox).value(), 3);
+  for (std::size_t i : {3u, 4u}) EXPECT_FALSE(store->get_message(inbox, msg_ids[i]).value().has_value());
 }
 
 }  // namespace
