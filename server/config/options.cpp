@@ -40,7 +40,7 @@ constexpr uint64_t kMaxTimeoutSeconds = 3600;
 constexpr uint64_t kMaxThreads = 256;
 
 std::string seconds(int s) { return std::to_string(s) + "s"; }
-std::string per_core(int n) { return n == 0 ? "0 (one per core)" : std::to_string(n); }
+std::string per_core(int n) { return n == 0 ? "0 (half the cores, at least 1)" : std::to_string(n); }
 std::string yes_no(bool b) { return b ? "true" : "false"; }
 
 // Row helpers: the value column of the tables below.
@@ -152,10 +152,10 @@ const ServeOption kServeOptions[] = {
     {"http-timeout", timeout(), "Time a client may take to send an HTTP request.", true,
      [](const ServeOptions& o) { return seconds(o.http_timeout_s); },
      [](ServeOptions& o, const Value& v) { o.http_timeout_s = static_cast<int>(v.number); }},
-    {"threads", count("N", 0, kMaxThreads), "Network threads (0 = one per core).", true,
+    {"threads", count("N", 0, kMaxThreads), "Network threads (0 = half the cores, at least 1).", true,
      [](const ServeOptions& o) { return per_core(o.threads); },
      [](ServeOptions& o, const Value& v) { o.threads = static_cast<int>(v.number); }},
-    {"workers", count("N", 0, kMaxThreads), "Parse and storage worker threads (0 = one per core).", true,
+    {"workers", count("N", 0, kMaxThreads), "Parse and storage worker threads (0 = half the cores, at least 1).", true,
      [](const ServeOptions& o) { return per_core(o.workers); },
      [](ServeOptions& o, const Value& v) { o.workers = static_cast<int>(v.number); }},
     {"log-level", choice("error|warn|info|debug"), "Least severe log messages written.", true,

@@ -48,8 +48,8 @@ struct ServeOptions {
   int http_max_connections = 1024;       // --http-max-connections N
   std::size_t http_max_body = 33554432;  // --http-max-body BYTES (request bodies)
   int http_timeout_s = 60;               // --http-timeout SECONDS (reading a request)
-  int threads = 0;                       // --threads N   network threads; 0 = one per core
-  int workers = 0;                       // --workers N   parse/storage worker threads; 0 = one per core
+  int threads = 0;                       // --threads N   network threads; 0 = half the cores (min 1)
+  int workers = 0;                       // --workers N   parse/storage worker threads; 0 = half the cores (min 1)
   std::string log_level = "info";        // --log-level error|warn|info|debug
 };
 

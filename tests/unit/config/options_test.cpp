@@ -677,7 +677,7 @@ TEST(ServeHelp, ShowsReadableDefaultsAndRanges) {
   const std::string help = serve_help();
   for (const char* s :
        {"default: 0.0.0.0:1025", "default: 25M", "range: 1K-2G", "default: 300s", "range: 1-3600s",
-        "default: optional", "default: off", "default: 0 (one per core)", "range: 1-100000",
+        "default: optional", "default: off", "default: 0 (half the cores, at least 1)", "range: 1-100000",
         "--tls-self-signed[=true|false]", "--smtp-auth off|optional|required", "Precedence"}) {
     EXPECT_NE(help.find(s), std::string::npos) << s;
   }
