@@ -129,8 +129,11 @@ int run_serve(const config::ServeOptions& o) {
 
   store::StoreOptions so;
   so.data_dir = o.data_dir;
-  so.sync_full = o.sync_full;
-  auto writer_store = store::Store::open(so);
+  // The writer commits without waiting for the disk; with --sync full its sync thread fsyncs the WAL
+  // before any 250 (store.h, BatchWriter). Other connections (reads, the CLI) keep FULL.
+  store::StoreOptions wo = so;
+  wo.sync_full = false;
+  auto writer_store = store::Store::open(wo);
   if (!writer_store.ok()) return fail("cannot open the data directory: " + writer_store.error().message);
 
   std::string cert = o.tls_cert, key = o.tls_key;
@@ -144,7 +147,7 @@ int run_serve(const config::ServeOptions& o) {
   // Declared in dependency order and destroyed in reverse: the listeners stop first, then the worker pool
   // drains (its tasks post replies into `io`, which outlives it), then the writer commits what is queued.
   boost::asio::io_context io(net_threads);
-  store::BatchWriter writer(std::move(writer_store.value()));
+  store::BatchWriter writer(std::move(writer_store.value()), 512, /*sync_wal=*/o.sync_full);
   core::WorkerPool workers(worker_threads);
   ingest::PipelineOptions po;
   po.store = so;

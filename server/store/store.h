@@ -129,6 +129,8 @@ class Store {
   // Full-text search (FTS5 MATCH syntax) within an inbox, newest first; for tests and the later API.
   core::Result<std::vector<std::string>> search_ids(int64_t inbox_id, const std::string& fts_query, int64_t limit);
   core::Result<int64_t> count_messages(int64_t inbox_id);
+  // The path of this database's write-ahead log ("<data_dir>/mailjar.db-wal").
+  std::string wal_path() const;
 
  private:
   struct Impl;
@@ -141,10 +143,17 @@ class Store {
 // then calls each message's callback with the commit's outcome, on the writer thread. Thread-safe:
 // submit() may be called from any thread. The destructor commits what is queued and joins the thread.
 // Submit prepared messages so that the encoding runs on the submitting thread, not the writer.
+//
+// With sync_wal, durability does not wait in line: the store should use sync_full=false (commits are
+// written to the WAL without an fsync), and a second thread fdatasyncs the WAL file after each commit,
+// once for everything committed so far, before it calls that commit's callbacks. The writer meanwhile
+// commits the next group, so the fsync overlaps the next group's inserts instead of stalling them. A
+// callback told "ok" then means what synchronous=FULL means: the commit is on disk. Callbacks then run
+// on that sync thread, still exactly once each and in submission order.
 class BatchWriter {
  public:
   using Done = std::function<void(const core::Result<void>&)>;
-  BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512);
+  BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512, bool sync_wal = false);
   ~BatchWriter();
   void submit(PreparedMessage message, Done done);
   // Prepares on the caller's thread, then queues. If preparing fails the message is queued with that

@@ -8,6 +8,11 @@
 //   (prepare_message() ran on the submitting thread): the writer thread only binds, steps and commits.
 //   A message whose preparation failed (submit(NewMessage)) rides in its batch without being inserted
 //   and its callback gets that error.
+//   With sync_wal, a committed batch's callbacks go to the sync thread instead, which fdatasyncs the WAL
+//   (one call for every batch that is waiting) before calling them; see store.h.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -36,6 +41,63 @@ struct BatchWriter::Impl {
   std::atomic<std::size_t> pending{0};  // queued + being committed
   std::thread thread;
 
+  // The sync thread (sync_wal): committed batches whose callbacks wait for the WAL fsync.
+  struct Committed {
+    std::vector<Done> dones;
+    std::vector<std::optional<core::Error>> failed;
+    core::Result<void> result;
+  };
+  bool sync_wal = false;
+  std::string wal_path;
+  int wal_fd = -1;
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  std::deque<Committed> to_sync;        // guarded by sync_mu
+  bool sync_stopping = false;           // guarded by sync_mu
+  std::thread sync_thread;
+
+  static void call(Done& done, const std::optional<core::Error>& failed, const core::Result<void>& result) {
+    if (!done) return;
+    try {
+      if (failed) {
+        done(core::Result<void>(*failed));
+      } else {
+        done(result);
+      }
+    } catch (...) {
+      // A callback's failure is its own; the writer must keep committing for everyone else.
+    }
+  }
+
+  // Makes everything written to the WAL so far durable. The WAL file keeps its inode while the writer's
+  // connection is open (SQLite resets it in place after checkpoints), so one descriptor serves.
+  core::Result<void> sync_wal_file() {
+    if (wal_fd < 0) wal_fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd < 0) return core::make_error("io", "cannot open " + wal_path + " to fsync it");
+    if (::fdatasync(wal_fd) != 0) return core::make_error("io", "fdatasync of " + wal_path + " failed");
+    return {};
+  }
+
+  void sync_run() {
+    std::deque<Committed> work;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(sync_mu);
+        sync_cv.wait(lock, [&] { return sync_stopping || !to_sync.empty(); });
+        if (to_sync.empty()) return;  // stopping and drained
+        work.swap(to_sync);
+      }
+      bool any_ok = false;
+      for (const Committed& c : work) any_ok = any_ok || c.result.ok();
+      core::Result<void> synced = any_ok ? sync_wal_file() : core::Result<void>();
+      for (Committed& c : work) {
+        const core::Result<void>& outcome = (c.result.ok() && !synced.ok()) ? synced : c.result;
+        for (std::size_t i = 0; i < c.dones.size(); ++i) call(c.dones[i], c.failed[i], outcome);
+      }
+      work.clear();
+    }
+  }
+
   void run() {
     std::vector<Item> batch;
     std::vector<const PreparedMessage*> pointers;
@@ -60,27 +122,37 @@ struct BatchWriter::Impl {
           store ? store->insert_prepared(pointers)
                 : core::Result<void>(core::make_error("unavailable", "batch writer has no store"));
       pending.fetch_sub(batch.size(), std::memory_order_relaxed);
-      for (Item& item : batch) {
-        if (!item.done) continue;
-        try {
-          if (item.failed) {
-            item.done(core::Result<void>(*item.failed));
-          } else {
-            item.done(result);
-          }
-        } catch (...) {
-          // A callback's failure is its own; the writer must keep committing for everyone else.
+      if (sync_wal) {
+        Committed c;
+        c.dones.reserve(batch.size());
+        c.failed.reserve(batch.size());
+        for (Item& item : batch) {
+          c.dones.push_back(std::move(item.done));
+          c.failed.push_back(std::move(item.failed));
         }
+        c.result = result;
+        {
+          std::lock_guard<std::mutex> lock(sync_mu);
+          to_sync.push_back(std::move(c));
+        }
+        sync_cv.notify_one();
+      } else {
+        for (Item& item : batch) call(item.done, item.failed, result);
       }
       batch.clear();  // release message memory before sleeping
     }
   }
 };
 
-BatchWriter::BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch)
+BatchWriter::BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch, bool sync_wal)
     : impl_(std::make_unique<Impl>()) {
   impl_->store = std::move(store);
   impl_->max_batch = std::max<std::size_t>(max_batch, 1);
+  impl_->sync_wal = sync_wal && impl_->store;
+  if (impl_->sync_wal) {
+    impl_->wal_path = impl_->store->wal_path();
+    impl_->sync_thread = std::thread([impl = impl_.get()] { impl->sync_run(); });
+  }
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
@@ -91,6 +163,15 @@ BatchWriter::~BatchWriter() {
   }
   impl_->cv.notify_one();
   impl_->thread.join();
+  if (impl_->sync_thread.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->sync_mu);
+      impl_->sync_stopping = true;
+    }
+    impl_->sync_cv.notify_one();
+    impl_->sync_thread.join();
+  }
+  if (impl_->wal_fd >= 0) ::close(impl_->wal_fd);
 }
 
 void BatchWriter::submit(PreparedMessage message, Done done) {

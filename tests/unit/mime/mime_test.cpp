@@ -731,8 +731,8 @@ TEST_F(MimeTest, SimpleMessageParsesQuickly) {
   for (int i = 0; i < kRuns; ++i) ASSERT_EQ(parse_summary(raw).subject, "Quarterly numbers");
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / kRuns;
+  // Timing is reported, not asserted (speed belongs in benchmarks: store_bench).
   RecordProperty("us_per_parse", std::to_string(us));
-  EXPECT_LT(us, 300.0);  // typically ~20 µs; generous for shared, loaded CI machines
 }
 
 }  // namespace
