@@ -223,15 +223,20 @@ int run_serve(const config::ServeOptions& o) {
   auto http_port = http_server.listen(o.http.host, o.http.port);
   if (!http_port.ok()) return fail("HTTP: " + http_port.error().message);
 
-  std::cerr << "mailjar " << config::kVersion << ": SMTP on " << o.smtp.host << ":" << smtp_port.value();
-  if (smtps_listener) std::cerr << ", SMTPS on " << o.smtps.host << ":" << smtps_port;
-  std::cerr << ", HTTP on http://" << o.http.host << ":" << http_port.value() << ", data in " << o.data_dir
-            << std::endl;
+  // --log-level: errors (failed stores, fatal start-up problems) are always written; the start and stop
+  // lines are "info". Nothing logs at "debug" yet.
+  const bool log_info = o.log_level == "info" || o.log_level == "debug";
+  if (log_info) {
+    std::cerr << "mailjar " << config::kVersion << ": SMTP on " << o.smtp.host << ":" << smtp_port.value();
+    if (smtps_listener) std::cerr << ", SMTPS on " << o.smtps.host << ":" << smtps_port;
+    std::cerr << ", HTTP on http://" << o.http.host << ":" << http_port.value() << ", data in " << o.data_dir
+              << std::endl;
+  }
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
-    std::cerr << "mailjar: shutting down" << std::endl;
+    if (log_info) std::cerr << "mailjar: shutting down" << std::endl;
     smtp_listener.stop();
     if (smtps_listener) smtps_listener->stop();
     http_server.stop();

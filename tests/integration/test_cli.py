@@ -144,6 +144,18 @@ def test_env_var_max_recipients_enforced_and_flag_wins(make_server):
         assert c.rcpt("r3@example.org")[0] == 452
 
 
+def test_log_level_controls_the_info_lines(make_server):
+    quiet = make_server("--log-level", "error")
+    quiet.assert_accepts_mail()
+    assert quiet.stop() == 0
+    assert "SMTP on" not in quiet.log_text() and "shutting down" not in quiet.log_text(), quiet.log_tail()
+    chatty = make_server("--log-level", "info")
+    chatty.assert_accepts_mail()
+    assert chatty.stop() == 0
+    assert "SMTP on 127.0.0.1:%d" % chatty.smtp_port in chatty.log_text(), chatty.log_tail()
+    assert "shutting down" in chatty.log_text(), chatty.log_tail()
+
+
 def test_whole_configuration_from_environment(make_server):
     srv = make_server(config_via_env=True, env={"MAILJAR_SMTP_AUTH": "required",
                                                 "MAILJAR_HOSTNAME": "env.mailjar.test",
