@@ -17,4 +17,4 @@ touch "$ROOT/server/main.cpp"
 echo "incremental (touch main.cpp), ccache off: $(CCACHE_DISABLE=1 t cmake --build "$B" -j "$JOBS")"
 rm -rf "$B"/*
 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-echo "clean build with a warm ccache: $(t cmake --build "$B" -j "$JOBS")"
+echo "clean build with ccache on (warm if this tree was built before on this machine): $(t cmake --build "$B" -j "$JOBS")"
