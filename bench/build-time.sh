@@ -6,7 +6,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JOBS=${1:-2}
 "$ROOT/scripts/setup.sh" --no-build
-B=$(mktemp -d)
+# Inside the tree, like ./build: ccache's paths are relative to the build directory, so only a build
+# directory at the same depth shares the cache with ./build and with CI's clone.
+B="$ROOT/build-timing"
+rm -rf "$B"
 trap 'rm -rf "$B"' EXIT
 t() { local s=$EPOCHREALTIME; "$@" >/dev/null; awk -v s="$s" -v e="$EPOCHREALTIME" 'BEGIN{printf "%.1f s", e-s}'; }
 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
