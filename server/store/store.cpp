@@ -625,6 +625,9 @@ Result<PreparedMessage> prepare_message(NewMessage message) {
 // ---- Impl ------------------------------------------------------------------------------------------
 
 struct Store::Impl {
+  // The raw message of a kRawGet row (columns raw_size, compression, data), decompressed and checked.
+  Result<std::string> decode_raw(sqlite3_stmt* s, const std::string& id);
+
   sqlite3* db = nullptr;
   bool read_only = false;
   std::array<sqlite3_stmt*, kStmtCount> stmts{};
@@ -1158,26 +1161,44 @@ Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_
   return page;
 }
 
-Result<std::optional<std::string>> Store::get_raw(int64_t inbox_id, const std::string& id) {
-  auto s = impl_->stmt(kRawGet);
+namespace {
+
+// Runs a prepared "one message by (inbox_id, id)" statement: nullopt when there is no such row, else
+// `read(stmt)` on the row (which may itself fail with an Error).
+template <typename T, typename Read>
+Result<std::optional<T>> find_one(sqlite3* db, Result<sqlite3_stmt*> s, int64_t inbox_id, const std::string& id,
+                                  const char* what, Read read) {
   if (!s) return s.error();
   Use use(*s);
   sqlite3_bind_int64(*s, 1, inbox_id);
   bind_text(*s, 2, id);
   const int rc = sqlite3_step(*s);
-  if (rc == SQLITE_DONE) return std::optional<std::string>();
-  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "read raw");
-  const int64_t raw_size = sqlite3_column_int64(*s, 0);
-  const int kind = sqlite3_column_int(*s, 1);
-  const void* data = sqlite3_column_blob(*s, 2);
-  const auto data_size = static_cast<std::size_t>(sqlite3_column_bytes(*s, 2));
+  if (rc == SQLITE_DONE) return std::optional<T>();
+  if (rc != SQLITE_ROW) return db_error(db, rc, what);
+  Result<T> value = read(*s);
+  if (!value.ok()) return value.error();
+  return std::optional<T>(std::move(value).value());
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Store::get_raw(int64_t inbox_id, const std::string& id) {
+  return find_one<std::string>(impl_->db, impl_->stmt(kRawGet), inbox_id, id, "read raw",
+                               [&](sqlite3_stmt* s) { return impl_->decode_raw(s, id); });
+}
+
+Result<std::string> Store::Impl::decode_raw(sqlite3_stmt* s, const std::string& id) {
+  const int64_t raw_size = sqlite3_column_int64(s, 0);
+  const int kind = sqlite3_column_int(s, 1);
+  const void* data = sqlite3_column_blob(s, 2);
+  const auto data_size = static_cast<std::size_t>(sqlite3_column_bytes(s, 2));
   if (raw_size < 0 || raw_size > kMaxRawBytes) return core::make_error("corrupt", "bad raw_size for " + id);
   std::string raw;
   if (kind == kCompressionNone) {
     raw.assign(static_cast<const char*>(data), data_size);
   } else if (kind == kCompressionZstd) {
     raw.resize(static_cast<std::size_t>(raw_size));
-    const std::size_t n = ZSTD_decompressDCtx(impl_->dctx, raw.data(), raw.size(), data, data_size);
+    const std::size_t n = ZSTD_decompressDCtx(dctx, raw.data(), raw.size(), data, data_size);
     if (ZSTD_isError(n))
       return core::make_error("corrupt", "zstd: " + std::string(ZSTD_getErrorName(n)) + " in " + id);
     raw.resize(n);
@@ -1186,31 +1207,18 @@ Result<std::optional<std::string>> Store::get_raw(int64_t inbox_id, const std::s
   }
   if (static_cast<int64_t>(raw.size()) != raw_size)
     return core::make_error("corrupt", "raw size mismatch for " + id);
-  return std::optional<std::string>(std::move(raw));
+  return raw;
 }
 
 Result<std::optional<MessageRow>> Store::get_message(int64_t inbox_id, const std::string& id) {
-  auto s = impl_->stmt(kMessageGet);
-  if (!s) return s.error();
-  Use use(*s);
-  sqlite3_bind_int64(*s, 1, inbox_id);
-  bind_text(*s, 2, id);
-  const int rc = sqlite3_step(*s);
-  if (rc == SQLITE_DONE) return std::optional<MessageRow>();
-  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "read message");
-  return std::optional<MessageRow>(read_row(*s));
+  return find_one<MessageRow>(impl_->db, impl_->stmt(kMessageGet), inbox_id, id, "read message",
+                              [](sqlite3_stmt* s) { return Result<MessageRow>(read_row(s)); });
 }
 
 Result<std::optional<core::Envelope>> Store::get_envelope(int64_t inbox_id, const std::string& id) {
-  auto s = impl_->stmt(kEnvelopeGet);
-  if (!s) return s.error();
-  Use use(*s);
-  sqlite3_bind_int64(*s, 1, inbox_id);
-  bind_text(*s, 2, id);
-  const int rc = sqlite3_step(*s);
-  if (rc == SQLITE_DONE) return std::optional<core::Envelope>();
-  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "read envelope");
-  return std::optional<core::Envelope>(envelope_from_json(column_text(*s, 0)));
+  return find_one<core::Envelope>(
+      impl_->db, impl_->stmt(kEnvelopeGet), inbox_id, id, "read envelope",
+      [](sqlite3_stmt* s) { return Result<core::Envelope>(envelope_from_json(column_text(s, 0))); });
 }
 
 Result<std::vector<std::string>> Store::search_ids(int64_t inbox_id, const std::string& fts_query,
