@@ -663,6 +663,14 @@ struct Store::Impl {
     return {};
   }
 
+  // Ends the open transaction: commits when `outcome` is ok; rolls back when it, or the commit, failed.
+  // Returns the first failure.
+  Result<void> end_transaction(Result<void> outcome, std::string_view what) {
+    if (outcome) outcome = run(kCommit, what);
+    if (!outcome) (void)run(kRollback, "rollback");
+    return outcome;
+  }
+
   Result<void> exec(const char* sql, std::string_view what) {
     const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return db_error(db, rc, what);
@@ -698,22 +706,16 @@ struct Store::Impl {
         (void)run(kRollback, "rollback");
         return current.error();
       }
+      Result<void> applied;
       if (*current < latest) {
         const internal::Migration& m = all[static_cast<std::size_t>(*current)];
-        auto applied = exec(m.sql, std::string("apply schema ") + m.name);
+        applied = exec(m.sql, std::string("apply schema ") + m.name);
         if (applied) {
           const std::string bump = "PRAGMA user_version = " + std::to_string(m.version);
           applied = exec(bump.c_str(), "set user_version");
         }
-        if (!applied) {
-          (void)run(kRollback, "rollback");
-          return applied;
-        }
       }
-      if (auto r = run(kCommit, "commit migration"); !r) {
-        (void)run(kRollback, "rollback");
-        return r;
-      }
+      if (auto r = end_transaction(applied, "commit migration"); !r) return r;
     }
   }
 
@@ -920,15 +922,7 @@ struct Store::Impl {
       seqs.push_back(*seq);
     }
     for (std::size_t i = 0; r && i < messages.size(); ++i) r = index_row(seqs[i], *messages[i], *prepared[i]);
-    if (!r) {
-      (void)run(kRollback, "rollback");
-      return r;
-    }
-    if (auto c = run(kCommit, "commit"); !c) {
-      (void)run(kRollback, "rollback");
-      return c;
-    }
-    return {};
+    return end_transaction(r, "commit");
   }
 
   // Opens one configured connection (pragmas, SQL functions, zstd contexts); no schema work.
