@@ -50,6 +50,7 @@ struct MessageSummary {
   std::string date;               // the Date header as RFC 3339 UTC, empty when absent or unparseable
   std::string message_id;         // without angle brackets
   int attachments = 0;            // parts with Content-Disposition attachment (or a filename, non-inline)
+  int inlines = 0;                // inline parts (Content-Disposition inline or a Content-ID in multipart/related)
   std::string snippet;            // first ~250 characters of the text body, whitespace folded, UTF-8
   std::string text_for_index;     // text body (or HTML rendered to text) for the full-text index, UTF-8
   std::vector<std::string> tags;  // from X-Tags and plus-addressing; may be empty

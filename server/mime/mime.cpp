@@ -1,5 +1,6 @@
 // NAME
-//   mime.cpp - GMime adapter: raw RFC 5322 bytes -> core::MessageSummary.
+//   mime.cpp - GMime adapter: raw RFC 5322 bytes -> core::MessageSummary; also the GMime plumbing that
+//   detail.cpp shares (declared in mime_internal.h).
 // STANDARDS
 //   RFC 5322, RFC 2045-2049, RFC 2047, RFC 2231, RFC 6532; RFC 3339 for the Date output; RFC 3629 for the
 //   UTF-8 validity of every string returned.
@@ -22,14 +23,16 @@
 #include <string>
 #include <vector>
 
+#include "mime/mime_internal.h"
+
 namespace mailjar::mime {
+
+// ===================================================================================================
+// Shared with detail.cpp (declared in mime_internal.h).
+
+namespace internal {
 namespace {
 
-constexpr std::size_t kMaxTags = 64;       // tags kept per message
-constexpr std::size_t kMaxTagBytes = 200;  // bytes per tag
-constexpr std::size_t kMaxParseErrorBytes = 1024;
-constexpr int kMaxAddressNesting = 4;        // groups inside groups (not legal, but parsed)
-constexpr std::size_t kMaxAddresses = 1000;  // per header, after flattening
 constexpr std::size_t kMaxCharsetNameBytes = 64;
 
 std::once_flag g_init_once;
@@ -110,101 +113,6 @@ bool append_valid_utf8(std::string_view s, std::string& out) {
   return clean;
 }
 
-std::string make_valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  append_valid_utf8(s, out);
-  return out;
-}
-
-std::string make_valid_utf8(const char* s) {
-  return s ? make_valid_utf8(std::string_view(s)) : std::string();
-}
-
-// Cuts valid UTF-8 `s` to at most `max_bytes` bytes without splitting a character.
-void truncate_utf8_bytes(std::string& s, std::size_t max_bytes) {
-  if (s.size() <= max_bytes) return;
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  s.resize(cut);
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    out.append(kReplacement);
-  } else if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
-
-// Folds runs of whitespace (ASCII and U+00A0) into one space and trims; stops after `max_chars`
-// characters of output. Input must be valid UTF-8.
-std::string fold_whitespace(std::string_view s, std::size_t max_chars) {
-  std::string out;
-  out.reserve(std::min(s.size(), max_chars * 2));
-  std::size_t chars = 0;
-  bool pending_space = false;
-  std::size_t i = 0;
-  while (i < s.size() && chars < max_chars) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (is_space(static_cast<char>(c))) {
-      pending_space = true;
-      ++i;
-      continue;
-    }
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xA0) {
-      pending_space = true;
-      i += 2;
-      continue;
-    }
-    if (pending_space && !out.empty()) {
-      out.push_back(' ');
-      if (++chars >= max_chars) break;
-    }
-    pending_space = false;
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      ++chars;
-      continue;
-    }
-    std::size_t n = utf8_sequence_length(s, i);
-    if (n == 0) n = 1;  // not expected: the input is valid
-    out.append(s.data() + i, n);
-    i += n;
-    ++chars;
-  }
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (g_ascii_tolower(a[i]) != g_ascii_tolower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Charset conversion.
 
@@ -278,8 +186,225 @@ std::size_t without_partial_utf8_tail(const char* data, std::size_t len) {
   return len;
 }
 
-// Converts text in the declared charset (possibly absent or bogus) to valid UTF-8. `truncated` says the
-// input was cut at an arbitrary byte, so an incomplete final character is dropped, not replaced.
+// ---------------------------------------------------------------------------------------------------
+// Parse notes. Reached from GMime's warning callback through a thread_local pointer (the parser options
+// are shared, so their user_data cannot be per-parse).
+
+thread_local ParseNotes* t_notes = nullptr;
+
+void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar* item, gpointer) {
+  if (!t_notes) return;
+  const char* what = nullptr;
+  switch (code) {
+    case GMIME_CRIT_INVALID_HEADER_NAME:
+      what = "invalid header name";
+      break;
+    case GMIME_CRIT_CONFLICTING_HEADER:
+      what = "conflicting header";
+      break;
+    case GMIME_CRIT_CONFLICTING_PARAMETER:
+      what = "conflicting parameter";
+      break;
+    case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+      what = "multipart without boundary";
+      break;
+    case GMIME_CRIT_NESTING_OVERFLOW:
+      what = "MIME nesting overflow";
+      break;
+    case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+      what = "part without headers or content";
+      break;
+    case GMIME_WARN_TRUNCATED_MESSAGE:
+      what = "truncated message";
+      break;
+    default:
+      return;  // GMIME_WARN_*: recoverable oddities, not worth a note
+  }
+  t_notes->add(what);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// address groups recursively, so a few hundred kilobytes of crafted header can overflow the stack.
+// Before parsing, the bytes that would trigger this are neutralised in a private copy (the stored raw
+// message is never touched): each change turns a pathological construct into plain text.
+
+constexpr std::size_t kMaxEncodedCharset = 64;  // RFC 2047 "=?charset?" and RFC 2231 "charset'" lengths
+constexpr int kMaxAddressColons = 32;           // ':' per address header field (each can open a group)
+
+// Finds the first occurrence of `c` at or after `from`, remembering the answer so that a scan asking in
+// increasing order stays linear.
+struct NextByte {
+  char c;
+  std::size_t cached = 0;
+  std::size_t last_from = 0;
+  bool valid = false;
+  std::size_t find(std::string_view s, std::size_t from) {
+    if (!valid || from < last_from || (cached != std::string_view::npos && cached < from)) {
+      last_from = from;
+      const void* p = from < s.size() ? std::memchr(s.data() + from, c, s.size() - from) : nullptr;
+      cached = p ? static_cast<std::size_t>(static_cast<const char*>(p) - s.data()) : std::string_view::npos;
+      valid = true;
+    }
+    return cached;
+  }
+};
+
+// Finds the end of the header field containing a position: the first '\n' at or after it that is not
+// followed by a folding space or tab (or the end of the input). Cached like NextByte.
+struct NextFieldEnd {
+  std::size_t cached = 0;
+  std::size_t last_from = 0;
+  bool valid = false;
+  std::size_t find(std::string_view s, std::size_t from) {
+    if (valid && from >= last_from && cached >= from) return cached;
+    last_from = from;
+    std::size_t pos = from;
+    while (true) {
+      const void* p = pos < s.size() ? std::memchr(s.data() + pos, '\n', s.size() - pos) : nullptr;
+      if (!p) {
+        cached = s.size();
+        break;
+      }
+      const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(p) - s.data());
+      if (nl + 1 >= s.size() || (s[nl + 1] != ' ' && s[nl + 1] != '\t')) {
+        cached = nl;
+        break;
+      }
+      pos = nl + 1;
+    }
+    valid = true;
+    return cached;
+  }
+};
+
+bool is_address_header(std::string_view line) {
+  static constexpr std::string_view kNames[] = {"from",
+                                                "to",
+                                                "cc",
+                                                "bcc",
+                                                "reply-to",
+                                                "sender",
+                                                "resent-from",
+                                                "resent-to",
+                                                "resent-cc",
+                                                "resent-bcc",
+                                                "resent-sender",
+                                                "resent-reply-to",
+                                                "return-receipt-to",
+                                                "disposition-notification-to",
+                                                "mail-followup-to",
+                                                "mail-reply-to",
+                                                "errors-to",
+                                                "apparently-to"};
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon > 40) return false;
+  const std::string_view name = trim(line.substr(0, colon));
+  for (std::string_view n : kNames) {
+    if (iequals(name, n)) return true;
+  }
+  return false;
+}
+
+// Returns the positions to overwrite (with the byte to write), in increasing order.
+std::vector<std::pair<std::size_t, char>> find_gmime_hazards(std::string_view s) {
+  std::vector<std::pair<std::size_t, char>> fixes;
+  NextByte question{'?'};
+  NextByte apostrophe{'\''};
+  NextFieldEnd field_end;
+  // Encoded-word and RFC 2231 charsets: every '=' that starts "=?" or ends "*=", when the charset would
+  // run past kMaxEncodedCharset bytes inside one header field.
+  for (const char* p = static_cast<const char*>(std::memchr(s.data(), '=', s.size())); p;) {
+    const std::size_t i = static_cast<std::size_t>(p - s.data());
+    if (i + 1 < s.size() && s[i + 1] == '?') {
+      const std::size_t q = question.find(s, i + 2);
+      if (q != std::string_view::npos && q - (i + 2) > kMaxEncodedCharset && q < field_end.find(s, i + 2)) {
+        fixes.emplace_back(i + 1, ' ');
+      }
+    }
+    std::size_t star = i;
+    while (star > 0 && i - star < 8 && (s[star - 1] == ' ' || s[star - 1] == '\t')) --star;
+    if (star > 0 && s[star - 1] == '*') {
+      const std::size_t q = apostrophe.find(s, i + 1);
+      if (q != std::string_view::npos && q - (i + 1) > kMaxEncodedCharset && q < field_end.find(s, i + 1)) {
+        fixes.emplace_back(star - 1, '_');
+      }
+    }
+    p = i + 1 < s.size() ? static_cast<const char*>(std::memchr(s.data() + i + 1, '=', s.size() - i - 1))
+                         : nullptr;
+  }
+  // Address groups: count ':' in each address header field (continuation lines included).
+  std::vector<std::pair<std::size_t, char>> colon_fixes;
+  bool in_address = false;
+  int colons = 0;
+  std::size_t line_start = 0;
+  while (line_start < s.size()) {
+    const void* nl = std::memchr(s.data() + line_start, '\n', s.size() - line_start);
+    const std::size_t line_end =
+        nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - s.data()) : s.size();
+    const std::string_view line = s.substr(line_start, line_end - line_start);
+    std::size_t scan_from = 0;
+    if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+      // Continuation of the previous field.
+    } else if (!line.empty() && is_address_header(line)) {
+      in_address = true;
+      colons = 0;
+      scan_from = line.find(':') + 1;
+    } else {
+      in_address = false;
+    }
+    if (in_address) {
+      for (std::size_t k = scan_from; k < line.size(); ++k) {
+        if (line[k] == ':' && ++colons > kMaxAddressColons) colon_fixes.emplace_back(line_start + k, ' ');
+      }
+    }
+    line_start = line_end + 1;
+  }
+  if (!colon_fixes.empty()) {
+    fixes.insert(fixes.end(), colon_fixes.begin(), colon_fixes.end());
+    std::sort(fixes.begin(), fixes.end());
+  }
+  return fixes;
+}
+
+}  // namespace
+
+GMimeParserOptions* parser_options() { return g_parser_options; }
+
+std::string make_valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  append_valid_utf8(s, out);
+  return out;
+}
+
+std::string make_valid_utf8(const char* s) {
+  return s ? make_valid_utf8(std::string_view(s)) : std::string();
+}
+
+// Cuts valid UTF-8 `s` to at most `max_bytes` bytes without splitting a character.
+void truncate_utf8_bytes(std::string& s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (g_ascii_tolower(a[i]) != g_ascii_tolower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
 std::string text_to_utf8(const char* data, std::size_t len, const char* charset, bool truncated) {
   if (is_utf8_compatible_charset(charset)) {
     if (truncated) len = without_partial_utf8_tail(data, len);
@@ -303,6 +428,172 @@ std::string text_to_utf8(const char* data, std::size_t len, const char* charset,
   char* guessed = g_mime_utils_decode_8bit(g_parser_options, data, len);
   std::string out = make_valid_utf8(guessed);
   g_free(guessed);
+  return out;
+}
+
+std::string_view harden_input(std::string_view raw, std::string& storage, ParseNotes& notes) {
+  const auto hazards = find_gmime_hazards(raw);
+  if (hazards.empty()) return raw;
+  storage.assign(raw);
+  for (const auto& [pos, byte] : hazards) storage[pos] = byte;
+  notes.add("crafted header constructs neutralised");
+  return storage;
+}
+
+GMimeMessage* construct_message(std::string_view input, ParseNotes& notes) {
+  // GMime copies the buffer, and with persist_stream off it keeps no reference to it.
+  GObjectPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(input.data(), input.size()));
+  GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.p));
+  g_mime_parser_set_format(parser.p, GMIME_FORMAT_MESSAGE);
+  g_mime_parser_set_persist_stream(parser.p, FALSE);
+  t_notes = &notes;
+  GMimeMessage* message = g_mime_parser_construct_message(parser.p, g_parser_options);
+  t_notes = nullptr;
+  return message;
+}
+
+GMimeStream* open_decoded_content(GMimePart* part) {
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  if (!content) return nullptr;
+  GMimeStream* source = g_mime_data_wrapper_get_stream(content);
+  if (!source || g_mime_stream_reset(source) == -1) return nullptr;
+  // Base64, quoted-printable and uuencode need a decoding filter; other encodings are read as they are.
+  const GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(content);
+  if (encoding == GMIME_CONTENT_ENCODING_BASE64 || encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+      encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
+    GMimeStream* filtered = g_mime_stream_filter_new(source);
+    GMimeFilter* filter = g_mime_filter_basic_new(encoding, FALSE);
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), filter);
+    g_object_unref(filter);
+    return filtered;
+  }
+  g_object_ref(source);
+  return source;
+}
+
+std::string decode_text_part(GMimePart* part, std::size_t max_bytes) {
+  GObjectPtr<GMimeStream> decoded(open_decoded_content(part));
+  if (!decoded.p) return {};
+  std::string bytes;
+  char buffer[8192];
+  while (bytes.size() < max_bytes) {
+    const ssize_t n =
+        g_mime_stream_read(decoded.p, buffer, std::min(sizeof(buffer), max_bytes - bytes.size()));
+    if (n <= 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(n));
+  }
+  const char* charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+  return text_to_utf8(bytes.data(), bytes.size(), charset, bytes.size() >= max_bytes);
+}
+
+const char* leaf_filename(GMimeObject* leaf) {
+  if (GMIME_IS_PART(leaf)) return g_mime_part_get_filename(GMIME_PART(leaf));
+  const char* filename = g_mime_object_get_content_disposition_parameter(leaf, "filename");
+  return filename ? filename : g_mime_object_get_content_type_parameter(leaf, "name");
+}
+
+LeafRole classify_leaf(GMimeObject* leaf, bool in_related, bool have_text_body, bool have_html_body) {
+  const char* disposition = g_mime_object_get_disposition(leaf);
+  const bool attachment_disposition = disposition && g_ascii_strcasecmp(disposition, "attachment") == 0;
+  const bool inline_disposition = disposition && g_ascii_strcasecmp(disposition, "inline") == 0;
+  const char* filename = leaf_filename(leaf);
+  const bool named = filename && *filename;
+  const char* content_id = g_mime_object_get_content_id(leaf);
+  const bool related_resource = in_related && content_id && *content_id;
+  if (attachment_disposition) return LeafRole::kAttachment;
+  if (named && !inline_disposition && !related_resource) return LeafRole::kAttachment;
+  GMimeContentType* ct = g_mime_object_get_content_type(leaf);
+  if (GMIME_IS_PART(leaf) && !named && ct) {
+    if (!have_text_body && g_mime_content_type_is_type(ct, "text", "plain")) return LeafRole::kTextBody;
+    if (!have_html_body && g_mime_content_type_is_type(ct, "text", "html")) return LeafRole::kHtmlBody;
+  }
+  if (inline_disposition || related_resource) return LeafRole::kInline;
+  return LeafRole::kOther;
+}
+
+}  // namespace internal
+
+// ===================================================================================================
+// Summaries.
+
+namespace {
+
+using internal::decode_text_part;
+using internal::GObjectPtr;
+using internal::iequals;
+using internal::is_space;
+using internal::kReplacement;
+using internal::LeafRole;
+using internal::make_valid_utf8;
+using internal::ParseNotes;
+using internal::text_to_utf8;
+using internal::trim;
+using internal::truncate_utf8_bytes;
+using internal::utf8_sequence_length;
+
+constexpr std::size_t kMaxTags = 64;       // tags kept per message
+constexpr std::size_t kMaxTagBytes = 200;  // bytes per tag
+constexpr std::size_t kMaxParseErrorBytes = 1024;
+constexpr int kMaxAddressNesting = 4;        // groups inside groups (not legal, but parsed)
+constexpr std::size_t kMaxAddresses = 1000;  // per header, after flattening
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    out.append(kReplacement);
+  } else if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Folds runs of whitespace (ASCII and U+00A0) into one space and trims; stops after `max_chars`
+// characters of output. Input must be valid UTF-8.
+std::string fold_whitespace(std::string_view s, std::size_t max_chars) {
+  std::string out;
+  out.reserve(std::min(s.size(), max_chars * 2));
+  std::size_t chars = 0;
+  bool pending_space = false;
+  std::size_t i = 0;
+  while (i < s.size() && chars < max_chars) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (is_space(static_cast<char>(c))) {
+      pending_space = true;
+      ++i;
+      continue;
+    }
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xA0) {
+      pending_space = true;
+      i += 2;
+      continue;
+    }
+    if (pending_space && !out.empty()) {
+      out.push_back(' ');
+      if (++chars >= max_chars) break;
+    }
+    pending_space = false;
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      ++chars;
+      continue;
+    }
+    std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) n = 1;  // not expected: the input is valid
+    out.append(s.data() + i, n);
+    i += n;
+    ++chars;
+  }
   return out;
 }
 
@@ -485,208 +776,6 @@ std::string html_to_text(std::string_view html) {
 
 // ---------------------------------------------------------------------------------------------------
 // Parse state and GMime walking.
-
-// Collected while one message is parsed; reached from GMime's warning callback through a thread_local
-// pointer (the parser options are shared, so their user_data cannot be per-parse).
-struct ParseNotes {
-  std::vector<std::string> notes;
-  void add(std::string note) {
-    if (notes.size() >= 16) return;
-    for (const auto& n : notes) {
-      if (n == note) return;
-    }
-    notes.push_back(std::move(note));
-  }
-};
-thread_local ParseNotes* t_notes = nullptr;
-
-void on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar* item, gpointer) {
-  if (!t_notes) return;
-  const char* what = nullptr;
-  switch (code) {
-    case GMIME_CRIT_INVALID_HEADER_NAME:
-      what = "invalid header name";
-      break;
-    case GMIME_CRIT_CONFLICTING_HEADER:
-      what = "conflicting header";
-      break;
-    case GMIME_CRIT_CONFLICTING_PARAMETER:
-      what = "conflicting parameter";
-      break;
-    case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
-      what = "multipart without boundary";
-      break;
-    case GMIME_CRIT_NESTING_OVERFLOW:
-      what = "MIME nesting overflow";
-      break;
-    case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
-      what = "part without headers or content";
-      break;
-    case GMIME_WARN_TRUNCATED_MESSAGE:
-      what = "truncated message";
-      break;
-    default:
-      return;  // GMIME_WARN_*: recoverable oddities, not worth a note
-  }
-  t_notes->add(what);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Input hardening. GMime 3.2 copies some attacker-sized tokens onto the stack (alloca) and parses nested
-// address groups recursively, so a few hundred kilobytes of crafted header can overflow the stack.
-// Before parsing, the bytes that would trigger this are neutralised in a private copy (the stored raw
-// message is never touched): each change turns a pathological construct into plain text.
-
-constexpr std::size_t kMaxEncodedCharset = 64;  // RFC 2047 "=?charset?" and RFC 2231 "charset'" lengths
-constexpr int kMaxAddressColons = 32;           // ':' per address header field (each can open a group)
-
-// Finds the first occurrence of `c` at or after `from`, remembering the answer so that a scan asking in
-// increasing order stays linear.
-struct NextByte {
-  char c;
-  std::size_t cached = 0;
-  std::size_t last_from = 0;
-  bool valid = false;
-  std::size_t find(std::string_view s, std::size_t from) {
-    if (!valid || from < last_from || (cached != std::string_view::npos && cached < from)) {
-      last_from = from;
-      const void* p = from < s.size() ? std::memchr(s.data() + from, c, s.size() - from) : nullptr;
-      cached = p ? static_cast<std::size_t>(static_cast<const char*>(p) - s.data()) : std::string_view::npos;
-      valid = true;
-    }
-    return cached;
-  }
-};
-
-// Finds the end of the header field containing a position: the first '\n' at or after it that is not
-// followed by a folding space or tab (or the end of the input). Cached like NextByte.
-struct NextFieldEnd {
-  std::size_t cached = 0;
-  std::size_t last_from = 0;
-  bool valid = false;
-  std::size_t find(std::string_view s, std::size_t from) {
-    if (valid && from >= last_from && cached >= from) return cached;
-    last_from = from;
-    std::size_t pos = from;
-    while (true) {
-      const void* p = pos < s.size() ? std::memchr(s.data() + pos, '\n', s.size() - pos) : nullptr;
-      if (!p) {
-        cached = s.size();
-        break;
-      }
-      const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(p) - s.data());
-      if (nl + 1 >= s.size() || (s[nl + 1] != ' ' && s[nl + 1] != '\t')) {
-        cached = nl;
-        break;
-      }
-      pos = nl + 1;
-    }
-    valid = true;
-    return cached;
-  }
-};
-
-bool is_address_header(std::string_view line) {
-  static constexpr std::string_view kNames[] = {"from",
-                                                "to",
-                                                "cc",
-                                                "bcc",
-                                                "reply-to",
-                                                "sender",
-                                                "resent-from",
-                                                "resent-to",
-                                                "resent-cc",
-                                                "resent-bcc",
-                                                "resent-sender",
-                                                "resent-reply-to",
-                                                "return-receipt-to",
-                                                "disposition-notification-to",
-                                                "mail-followup-to",
-                                                "mail-reply-to",
-                                                "errors-to",
-                                                "apparently-to"};
-  const std::size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon > 40) return false;
-  const std::string_view name = trim(line.substr(0, colon));
-  for (std::string_view n : kNames) {
-    if (iequals(name, n)) return true;
-  }
-  return false;
-}
-
-// Returns the positions to overwrite (with the byte to write), in increasing order.
-std::vector<std::pair<std::size_t, char>> find_gmime_hazards(std::string_view s) {
-  std::vector<std::pair<std::size_t, char>> fixes;
-  NextByte question{'?'};
-  NextByte apostrophe{'\''};
-  NextFieldEnd field_end;
-  // Encoded-word and RFC 2231 charsets: every '=' that starts "=?" or ends "*=", when the charset would
-  // run past kMaxEncodedCharset bytes inside one header field.
-  for (const char* p = static_cast<const char*>(std::memchr(s.data(), '=', s.size())); p;) {
-    const std::size_t i = static_cast<std::size_t>(p - s.data());
-    if (i + 1 < s.size() && s[i + 1] == '?') {
-      const std::size_t q = question.find(s, i + 2);
-      if (q != std::string_view::npos && q - (i + 2) > kMaxEncodedCharset && q < field_end.find(s, i + 2)) {
-        fixes.emplace_back(i + 1, ' ');
-      }
-    }
-    std::size_t star = i;
-    while (star > 0 && i - star < 8 && (s[star - 1] == ' ' || s[star - 1] == '\t')) --star;
-    if (star > 0 && s[star - 1] == '*') {
-      const std::size_t q = apostrophe.find(s, i + 1);
-      if (q != std::string_view::npos && q - (i + 1) > kMaxEncodedCharset && q < field_end.find(s, i + 1)) {
-        fixes.emplace_back(star - 1, '_');
-      }
-    }
-    p = i + 1 < s.size() ? static_cast<const char*>(std::memchr(s.data() + i + 1, '=', s.size() - i - 1))
-                         : nullptr;
-  }
-  // Address groups: count ':' in each address header field (continuation lines included).
-  std::vector<std::pair<std::size_t, char>> colon_fixes;
-  bool in_address = false;
-  int colons = 0;
-  std::size_t line_start = 0;
-  while (line_start < s.size()) {
-    const void* nl = std::memchr(s.data() + line_start, '\n', s.size() - line_start);
-    const std::size_t line_end =
-        nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - s.data()) : s.size();
-    const std::string_view line = s.substr(line_start, line_end - line_start);
-    std::size_t scan_from = 0;
-    if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
-      // Continuation of the previous field.
-    } else if (!line.empty() && is_address_header(line)) {
-      in_address = true;
-      colons = 0;
-      scan_from = line.find(':') + 1;
-    } else {
-      in_address = false;
-    }
-    if (in_address) {
-      for (std::size_t k = scan_from; k < line.size(); ++k) {
-        if (line[k] == ':' && ++colons > kMaxAddressColons) colon_fixes.emplace_back(line_start + k, ' ');
-      }
-    }
-    line_start = line_end + 1;
-  }
-  if (!colon_fixes.empty()) {
-    fixes.insert(fixes.end(), colon_fixes.begin(), colon_fixes.end());
-    std::sort(fixes.begin(), fixes.end());
-  }
-  return fixes;
-}
-
-template <typename T>
-struct GObjectPtr {
-  T* p = nullptr;
-  GObjectPtr() = default;
-  explicit GObjectPtr(T* ptr) : p(ptr) {}
-  GObjectPtr(const GObjectPtr&) = delete;
-  GObjectPtr& operator=(const GObjectPtr&) = delete;
-  ~GObjectPtr() {
-    if (p) g_object_unref(p);
-  }
-};
-
 void flatten_addresses(InternetAddressList* list, std::vector<core::Address>& out, int nesting) {
   if (!list || nesting > kMaxAddressNesting) return;
   const int count = internet_address_list_length(list);
@@ -752,16 +841,10 @@ struct Walker {
   bool depth_noted = false;
   bool parts_noted = false;
   int attachments = 0;
+  int inlines = 0;
   std::vector<std::string> filenames;
   std::size_t filenames_bytes = 0;
   BodyCandidate plain, html, embedded_plain, embedded_html;
-
-  bool is_attachment(GMimeObject* obj, const char* filename) {
-    const char* disposition = g_mime_object_get_disposition(obj);
-    if (disposition && g_ascii_strcasecmp(disposition, "attachment") == 0) return true;
-    const bool inline_disposition = disposition && g_ascii_strcasecmp(disposition, "inline") == 0;
-    return filename && *filename && !inline_disposition;
-  }
 
   void note_filename(const char* filename) {
     if (!filename || !*filename || filenames_bytes > limits.max_index_text / 4) return;
@@ -770,7 +853,31 @@ struct Walker {
     filenames.push_back(std::move(name));
   }
 
-  void walk(GMimeObject* obj, int depth, bool embedded) {
+  // Counts a leaf of the message itself (not of an attached message) the way MessageDetail lists it,
+  // and remembers the body candidates (an attached message's bodies in their own slots).
+  void classify(GMimeObject* leaf, bool in_related, bool embedded) {
+    BodyCandidate& text_slot = embedded ? embedded_plain : plain;
+    BodyCandidate& html_slot = embedded ? embedded_html : html;
+    switch (internal::classify_leaf(leaf, in_related, text_slot.part != nullptr, html_slot.part != nullptr)) {
+      case LeafRole::kAttachment:
+        if (!embedded) ++attachments;
+        break;
+      case LeafRole::kInline:
+        if (!embedded) ++inlines;
+        break;
+      case LeafRole::kTextBody:
+        text_slot = {GMIME_PART(leaf), embedded};
+        break;
+      case LeafRole::kHtmlBody:
+        html_slot = {GMIME_PART(leaf), embedded};
+        break;
+      case LeafRole::kOther:
+        break;
+    }
+    note_filename(internal::leaf_filename(leaf));
+  }
+
+  void walk(GMimeObject* obj, int depth, bool embedded, bool in_related) {
     if (!obj) return;
     if (parts_seen >= limits.max_parts) {
       if (!parts_noted) notes.add("part limit reached: remaining parts ignored");
@@ -785,73 +892,26 @@ struct Walker {
         return;
       }
       GMimeMultipart* mp = GMIME_MULTIPART(obj);
+      GMimeContentType* ct = g_mime_object_get_content_type(obj);
+      const bool related = in_related || (ct && g_mime_content_type_is_type(ct, "multipart", "related"));
       const int count = g_mime_multipart_get_count(mp);
-      for (int i = 0; i < count; ++i) walk(g_mime_multipart_get_part(mp, i), depth + 1, embedded);
+      for (int i = 0; i < count; ++i) walk(g_mime_multipart_get_part(mp, i), depth + 1, embedded, related);
       return;
     }
     if (GMIME_IS_MESSAGE_PART(obj)) {
-      const char* filename = g_mime_object_get_content_disposition_parameter(obj, "filename");
-      if (!filename) filename = g_mime_object_get_content_type_parameter(obj, "name");
-      if (!embedded && is_attachment(obj, filename)) ++attachments;
-      note_filename(filename);
+      classify(obj, in_related, embedded);
       if (depth + 1 > limits.max_depth) {
         if (!depth_noted) notes.add("depth limit reached: deeper parts ignored");
         depth_noted = true;
         return;
       }
       GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-      if (inner) walk(g_mime_message_get_mime_part(inner), depth + 1, true);
+      if (inner) walk(g_mime_message_get_mime_part(inner), depth + 1, true, false);
       return;
     }
-    if (!GMIME_IS_PART(obj)) return;
-    GMimePart* part = GMIME_PART(obj);
-    const char* filename = g_mime_part_get_filename(part);  // disposition filename, else type name
-    if (is_attachment(obj, filename)) {
-      if (!embedded) ++attachments;
-      note_filename(filename);
-      return;
-    }
-    note_filename(filename);
-    GMimeContentType* ct = g_mime_object_get_content_type(obj);
-    if (!ct) return;
-    if (g_mime_content_type_is_type(ct, "text", "plain")) {
-      BodyCandidate& slot = embedded ? embedded_plain : plain;
-      if (!slot.part) slot = {part, embedded};
-    } else if (g_mime_content_type_is_type(ct, "text", "html")) {
-      BodyCandidate& slot = embedded ? embedded_html : html;
-      if (!slot.part) slot = {part, embedded};
-    }
+    if (GMIME_IS_PART(obj)) classify(obj, in_related, embedded);
   }
 };
-
-// Decodes at most `max_bytes` of a leaf part's content (transfer encoding removed; the rest is never
-// decoded) and converts them to valid UTF-8 from the part's charset.
-std::string decode_text_part(GMimePart* part, std::size_t max_bytes) {
-  GMimeDataWrapper* content = g_mime_part_get_content(part);
-  if (!content) return {};
-  GMimeStream* source = g_mime_data_wrapper_get_stream(content);
-  if (!source || g_mime_stream_reset(source) == -1) return {};
-  // Base64, quoted-printable and uuencode need a decoding filter; other encodings are read as they are.
-  GObjectPtr<GMimeStream> filtered;
-  const GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(content);
-  if (encoding == GMIME_CONTENT_ENCODING_BASE64 || encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
-      encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
-    filtered.p = g_mime_stream_filter_new(source);
-    GMimeFilter* filter = g_mime_filter_basic_new(encoding, FALSE);
-    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.p), filter);
-    g_object_unref(filter);
-  }
-  GMimeStream* decoded = filtered.p ? filtered.p : source;
-  std::string bytes;
-  char buffer[8192];
-  while (bytes.size() < max_bytes) {
-    const ssize_t n = g_mime_stream_read(decoded, buffer, std::min(sizeof(buffer), max_bytes - bytes.size()));
-    if (n <= 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(n));
-  }
-  const char* charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
-  return text_to_utf8(bytes.data(), bytes.size(), charset, bytes.size() >= max_bytes);
-}
 
 // Fallback when GMime could not build a message: read "Name: value" lines up to the first blank or
 // non-header line (for Subject), and treat everything after them as the text body.
@@ -883,7 +943,7 @@ void salvage_without_gmime(std::string_view raw, const MimeLimits& limits, core:
     }
     if (!continuation && colon == 7 && iequals(line.substr(0, 7), "subject") && out.subject.empty()) {
       const std::string value(trim(line.substr(8)));
-      char* decoded = g_mime_utils_header_decode_text(g_parser_options, value.c_str());
+      char* decoded = g_mime_utils_header_decode_text(internal::parser_options(), value.c_str());
       out.subject = make_valid_utf8(decoded);
       g_free(decoded);
     }
@@ -900,7 +960,7 @@ void salvage_without_gmime(std::string_view raw, const MimeLimits& limits, core:
 }  // namespace
 
 void init() {
-  std::call_once(g_init_once, [] {
+  std::call_once(internal::g_init_once, [] {
     g_mime_init();
     GMimeParserOptions* options = g_mime_parser_options_new();
     g_mime_parser_options_set_address_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
@@ -910,8 +970,8 @@ void init() {
     // Undeclared 8-bit text: UTF-8 if it is valid, else the most likely Western encodings.
     const char* fallback[] = {"utf-8", "windows-1252", "iso-8859-1", nullptr};
     g_mime_parser_options_set_fallback_charsets(options, fallback);
-    g_mime_parser_options_set_warning_callback(options, on_parser_warning, nullptr);
-    g_parser_options = options;
+    g_mime_parser_options_set_warning_callback(options, internal::on_parser_warning, nullptr);
+    internal::g_parser_options = options;
   });
 }
 
@@ -919,22 +979,10 @@ core::MessageSummary parse_summary(std::string_view raw, const MimeLimits& limit
   init();
   core::MessageSummary out;
   ParseNotes notes;
-  t_notes = &notes;
   try {
     std::string hardened;
-    std::string_view input = raw;
-    const auto hazards = find_gmime_hazards(raw);
-    if (!hazards.empty()) {
-      hardened.assign(raw);
-      for (const auto& [pos, byte] : hazards) hardened[pos] = byte;
-      input = hardened;
-      notes.add("crafted header constructs neutralised");
-    }
-    GObjectPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(input.data(), input.size()));
-    GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.p));
-    g_mime_parser_set_format(parser.p, GMIME_FORMAT_MESSAGE);
-    g_mime_parser_set_persist_stream(parser.p, FALSE);
-    GObjectPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.p, g_parser_options));
+    const std::string_view input = internal::harden_input(raw, hardened, notes);
+    GObjectPtr<GMimeMessage> message(internal::construct_message(input, notes));
     if (!message.p) {
       out.parse_failed = true;
       notes.notes.insert(notes.notes.begin(), "no message could be parsed");
@@ -970,8 +1018,9 @@ core::MessageSummary parse_summary(std::string_view raw, const MimeLimits& limit
       add_plus_tags(out.cc, out.tags);
 
       Walker walker(limits, notes);
-      walker.walk(g_mime_message_get_mime_part(msg), 0, false);
+      walker.walk(g_mime_message_get_mime_part(msg), 0, false, false);
       out.attachments = walker.attachments;
+      out.inlines = walker.inlines;
       // Only a bounded prefix of the body is decoded: enough source bytes for max_index_text of text
       // (HTML needs more, its markup is dropped).
       const std::size_t text_source = limits.max_index_text * 4 + 64;
@@ -1007,7 +1056,6 @@ core::MessageSummary parse_summary(std::string_view raw, const MimeLimits& limit
     out.parse_failed = true;
     notes.add("internal error");
   }
-  t_notes = nullptr;
   for (const auto& n : notes.notes) {
     if (!out.parse_error.empty()) out.parse_error.append("; ");
     out.parse_error.append(n);

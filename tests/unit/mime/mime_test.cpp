@@ -484,9 +484,65 @@ TEST_F(MimeTest, AttachmentCounting) {
       "--outer--\r\n";
   const auto s = parse_summary(raw);
   EXPECT_EQ(s.attachments, 3);  // report.pdf, data.csv (name, not inline), the nameless attachment
+  EXPECT_EQ(s.inlines, 1);      // logo.png
   EXPECT_EQ(s.snippet, "Body");
   for (const char* name : {"report.pdf", "data.csv", "logo.png"}) {
     EXPECT_NE(s.text_for_index.find(name), std::string::npos) << name;
+  }
+}
+
+// Inline parts are counted with the classification of MessageDetail::inline_parts (mime/detail.h).
+TEST_F(MimeTest, InlineCounting) {
+  struct Case {
+    const char* name;
+    const char* type;   // of the top-level multipart
+    const char* parts;  // body parts, each starting with its headers; "--b" delimiters added here
+    int attachments;
+    int inlines;
+  };
+  const Case cases[] = {
+      {"cid in related without disposition", "related",
+       "Content-Type: text/html\r\n\r\n<img src=cid:a>|"
+       "Content-Type: image/png; name=a.png\r\nContent-ID: <a>\r\n\r\nPNG",
+       0, 1},
+      {"cid in related with attachment disposition", "related",
+       "Content-Type: text/html\r\n\r\n<img src=cid:a>|"
+       "Content-Type: image/png\r\nContent-Disposition: attachment; filename=a.png\r\nContent-ID: "
+       "<a>\r\n\r\nPNG",
+       1, 0},
+      {"cid outside related", "mixed",
+       "Content-Type: text/plain\r\n\r\nbody|Content-Type: image/png\r\nContent-ID: <a>\r\n\r\nPNG", 0, 0},
+      {"inline dispositions", "mixed",
+       "Content-Type: text/plain\r\nContent-Disposition: inline\r\n\r\nbefore|"
+       "Content-Type: image/jpeg\r\nContent-Disposition: inline; filename=p.jpg\r\n\r\nJPG|"
+       "Content-Type: text/plain\r\nContent-Disposition: inline\r\n\r\nafter",
+       0, 2},
+      {"inline message", "mixed",
+       "Content-Type: text/plain\r\n\r\nbody|"
+       "Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n"
+       "From: b@example.com\r\nContent-Type: image/gif\r\nContent-Disposition: inline\r\n\r\nGIF",
+       0, 1},
+      {"parts of an attached message are not counted", "mixed",
+       "Content-Type: text/plain\r\n\r\nbody|"
+       "Content-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n"
+       "From: b@example.com\r\nContent-Type: image/gif\r\nContent-Disposition: inline\r\n\r\nGIF",
+       1, 0},
+  };
+  for (const auto& c : cases) {
+    std::string raw =
+        std::string("From: a@example.com\r\nContent-Type: multipart/") + c.type + "; boundary=b\r\n\r\n";
+    std::string parts = c.parts;
+    std::size_t start = 0;
+    while (start <= parts.size()) {
+      std::size_t bar = parts.find('|', start);
+      if (bar == std::string::npos) bar = parts.size();
+      raw += "--b\r\n" + parts.substr(start, bar - start) + "\r\n";
+      start = bar + 1;
+    }
+    raw += "--b--\r\n";
+    const auto s = parse_summary(raw);
+    EXPECT_EQ(s.attachments, c.attachments) << c.name;
+    EXPECT_EQ(s.inlines, c.inlines) << c.name;
   }
 }
 
