@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian 12 packages) and builds mailjar into ./build.
-# Idempotent and quick when everything is there: apt is only called for missing packages, and the
-# build is incremental (ninja + ccache).
+# Installs what is missing (Debian 12 packages), builds mailjar into ./build and installs the npm
+# packages of the integration tests (tests/integration/npm).
+# Idempotent and quick when everything is there: apt is only called for missing packages, the
+# build is incremental (ninja + ccache), and `npm ci` runs only when package-lock.json changed.
 # Usage: scripts/setup.sh [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +15,18 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   # tests and tools: real SMTP clients, HTTP client, certificates
   python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl jq
+  # tests: the mailpit-api npm client
+  nodejs npm
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # A node installed otherwise (e.g. NodeSource's nodejs, which bundles npm and conflicts with
+  # Debian's npm package) is kept: the commands are what the tests need.
+  case "$p" in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+  esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
@@ -39,3 +48,11 @@ if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build build -j "$JOBS"
+
+# npm packages of the integration tests: reinstalled when missing or older than the lock file.
+NPM_DIR=tests/integration/npm
+if [ ! -f "$NPM_DIR/node_modules/.package-lock.json" ] ||
+   [ "$NPM_DIR/package-lock.json" -nt "$NPM_DIR/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in $NPM_DIR"
+  (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi

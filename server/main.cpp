@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -13,7 +14,9 @@
 
 #include "config/options.h"
 #include "core/worker_pool.h"
+#include "events/hub.h"
 #include "http/api.h"
+#include "http/event_stream.h"
 #include "http/server.h"
 #include "ingest/pipeline.h"
 #include "mime/mime.h"
@@ -102,6 +105,18 @@ int run_admin(const config::Command& cmd) {
       }
       return 0;
     }
+    case config::Command::kTokenCreate: {
+      const std::optional<std::string> project = a.admin ? std::nullopt : std::optional<std::string>(a.project);
+      auto t = st.create_token(project, a.args.at(0));
+      if (!t.ok()) return fail(t.error().message);
+      if (a.json) {
+        std::cout << nlohmann::json{{"token", t.value()}, {"project", project.value_or("")}, {"admin", a.admin}}.dump()
+                  << "\n";
+      } else {
+        std::cout << t.value() << "\n";
+      }
+      return 0;
+    }
     default:
       return fail("internal: not an admin command");
   }
@@ -147,10 +162,25 @@ int run_serve(const config::ServeOptions& o) {
   // Declared in dependency order and destroyed in reverse: the listeners stop first, then the worker pool
   // drains (its tasks post replies into `io`, which outlives it), then the writer commits what is queued.
   boost::asio::io_context io(net_threads);
+  // Events outlive the writer and the workers, whose last callbacks (draining at shutdown) publish.
+  events::Hub hub;
+  events::Deadlines deadlines;
+  core::RuntimeStats stats;
   store::BatchWriter writer(std::move(writer_store.value()), 512, /*sync_wal=*/o.sync_full);
   core::WorkerPool workers(worker_threads);
   ingest::PipelineOptions po;
   po.store = so;
+  po.on_stored = [&hub, &stats](const store::MessageRow& row) {
+    stats.smtp_accepted += 1;
+    stats.smtp_accepted_size += row.size;
+    events::Event e;
+    e.inbox_id = row.inbox_id;
+    e.type = "new";
+    e.data_json = http::Api::summary_json(row);
+    e.seq = row.seq;
+    e.message_id = row.id;
+    hub.publish(e);
+  };
   ingest::Pipeline pipeline(po, workers, writer);
 
   smtp::AcceptAllPolicy policy;
@@ -167,14 +197,15 @@ int run_serve(const config::ServeOptions& o) {
   lo.tls_cert = cert;
   lo.tls_key = key;
 
-  auto deliver = [&pipeline](core::Envelope env, std::string data, std::function<void(smtp::DeliveryOutcome)> done) {
-    pipeline.submit(std::move(env), std::move(data), [done = std::move(done)](core::Result<std::string> r) {
+  auto deliver = [&pipeline, &stats](core::Envelope env, std::string data, std::function<void(smtp::DeliveryOutcome)> done) {
+    pipeline.submit(std::move(env), std::move(data), [done = std::move(done), &stats](core::Result<std::string> r) {
       smtp::DeliveryOutcome out;
       out.ok = r.ok();
       if (r.ok()) {
         out.id = std::move(r.value());
       } else {
         std::cerr << "mailjar: storing a message failed: " << r.error().message << "\n";
+        stats.smtp_rejected += 1;
         out.failure = storage_failure(r.error());
       }
       done(std::move(out));
@@ -201,7 +232,20 @@ int run_serve(const config::ServeOptions& o) {
 
   http::ApiContext ctx;
   ctx.version = config::kVersion;
+  ctx.database_path = o.data_dir + "/mailjar.db";
   ctx.pending_writes = [&writer] { return writer.pending(); };
+  ctx.hub = &hub;
+  ctx.deadlines = &deadlines;
+  ctx.post_work = [&workers](std::function<void()> task) { workers.post(std::move(task)); };
+  ctx.store_options = so;
+  ctx.hostname = o.hostname;
+  ctx.auth_required = o.api_auth;
+  ctx.stats = &stats;
+  ctx.smtp_host = o.smtp.host;
+  ctx.smtp_port = smtp_port.value();
+  ctx.submit = [&pipeline](core::Envelope env, std::string raw, std::function<void(core::Result<std::string>)> done) {
+    pipeline.submit(std::move(env), std::move(raw), std::move(done));
+  };
   http::Api api(ctx);
   http::HttpLimits hl;
   hl.max_body_bytes = o.http_max_body;
@@ -217,9 +261,26 @@ int run_serve(const config::ServeOptions& o) {
         reply(std::move(r));
         return;
       }
-      reply(api.handle(req, *st.value()));
+      http::Response response = api.handle(req, *st.value());
+      if (response.deferred) {
+        auto deferred = std::move(response.deferred);
+        deferred(std::move(reply));
+      } else {
+        reply(std::move(response));
+      }
     });
-  });
+  }, http::event_stream_hooks(ctx, api));
+  // Retention limits are applied once a second, on a worker; the timer only runs while `io` does.
+  boost::asio::steady_timer prune_timer(io);
+  std::function<void()> schedule_prune = [&] {
+    prune_timer.expires_after(std::chrono::seconds(1));
+    prune_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      workers.post([&api] { api.prune_all(); });
+      schedule_prune();
+    });
+  };
+  schedule_prune();
   auto http_port = http_server.listen(o.http.host, o.http.port);
   if (!http_port.ok()) return fail("HTTP: " + http_port.error().message);
 
@@ -247,6 +308,8 @@ int run_serve(const config::ServeOptions& o) {
   for (int i = 1; i < net_threads; ++i) threads.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : threads) t.join();
+  // Tasks still queued use the API, the pipeline and the stores: run them while those exist.
+  workers.shutdown();
   return 0;
 }
 

@@ -95,6 +95,11 @@ const ServeOption kServeOptions[] = {
                      : v.text == "optional" ? smtp::AuthMode::kOptional
                                             : smtp::AuthMode::kRequired;
      }},
+    {"auth", choice("off|on"),
+     "API access: off (open, a sandbox on a developer's machine) or on (every request needs a token from "
+     "`mailjar token create`, as Bearer or HTTP Basic).",
+     true, [](const ServeOptions& o) { return std::string(o.api_auth ? "on" : "off"); },
+     [](ServeOptions& o, const Value& v) { o.api_auth = v.text == "on"; }},
     {"smtp-auth-cleartext", choice("allow|deny"),
      "Whether AUTH is allowed before STARTTLS (deny: only over TLS).", true,
      [](const ServeOptions& o) { return std::string(o.allow_cleartext_auth ? "allow" : "deny"); },
@@ -164,7 +169,10 @@ const ServeOption kServeOptions[] = {
 };
 
 const AdminOption kAdminOptions[] = {
-    {"project", text("NAME"), "Project the new inbox belongs to.", false,
+    {"admin", boolean(), "token create: an admin token (every project) instead of a project token.", false,
+     [](const AdminOptions& o) { return yes_no(o.admin); },
+     [](AdminOptions& o, const Value& v) { o.admin = v.flag; }},
+    {"project", text("NAME"), "Project the new inbox (or project token) belongs to.", false,
      [](const AdminOptions& o) { return o.project; },
      [](AdminOptions& o, const Value& v) { o.project = v.text; }},
     {"data-dir", text("DIR"), "Where mailjar keeps its data (the directory `serve` uses).", true,
@@ -183,6 +191,8 @@ const CommandSpec kCommands[] = {
     {"inbox create", Command::kInboxCreate, "NAME", "project data-dir json",
      "Create an inbox, with its own SMTP credentials, in a project."},
     {"inbox list", Command::kInboxList, "", "data-dir json", "List the inboxes and their SMTP credentials."},
+    {"token create", Command::kTokenCreate, "NAME", "project admin data-dir json",
+     "Create an API token for --auth on: for one project (--project), or for all (--admin). Printed once."},
 };
 
 // ---- small helpers ---------------------------------------------------------------------------------

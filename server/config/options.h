@@ -51,19 +51,30 @@ struct ServeOptions {
   int threads = 0;                       // --threads N   network threads; 0 = half the cores (min 1)
   int workers = 0;                       // --workers N   parse/storage worker threads; 0 = half the cores (min 1)
   std::string log_level = "info";        // --log-level error|warn|info|debug
+  bool api_auth = false;                 // --auth off|on: API tokens required (mailjar token create)
 };
 
 // `mailjar project create NAME`, `mailjar inbox create --project P NAME`, `mailjar inbox list`
 struct AdminOptions {
   std::string data_dir = "./data";       // --data-dir DIR
-  std::string project = "default";       // --project NAME (inbox create)
+  std::string project = "default";       // --project NAME (inbox create, token create)
+  bool admin = false;                    // --admin (token create: a token for every project)
   bool json = false;                     // --json: machine-readable output
   std::vector<std::string> args;         // positional arguments after the subcommand
 };
 
 // What the command line asked for.
 struct Command {
-  enum Kind { kHelp, kVersion, kServe, kProjectCreate, kProjectList, kInboxCreate, kInboxList } kind = kHelp;
+  enum Kind {
+    kHelp,
+    kVersion,
+    kServe,
+    kProjectCreate,
+    kProjectList,
+    kInboxCreate,
+    kInboxList,
+    kTokenCreate
+  } kind = kHelp;
   std::string help_text;                 // for kHelp: the text to print (top-level or per subcommand)
   ServeOptions serve;
   AdminOptions admin;

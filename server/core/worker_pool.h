@@ -1,6 +1,8 @@
 // A fixed pool of threads for blocking work (SQLite, GMime, analyzers), so that network threads never
-// block. Tasks run in FIFO order across the pool. Thread-safe. The destructor runs what is queued, then
-// joins. Each worker thread may keep thread_local state (e.g. its own SQLite connection).
+// block. Tasks run in FIFO order across the pool. Thread-safe. shutdown() (or the destructor) runs what
+// is queued (and what those tasks post while it drains), then joins; a task posted once the threads have
+// gone never runs and is destroyed with the pool. Each worker thread may keep thread_local state (e.g. its own SQLite
+// connection).
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +23,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void post(std::function<void()> task);
+  // Runs what is queued, joins the threads; idempotent. Call it before destroying what tasks use.
+  void shutdown();
   std::size_t queued() const;
 
  private:
@@ -28,8 +32,9 @@ class WorkerPool {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
+  bool stopping_ = false;  // guarded by mu_: no new task is accepted
   std::vector<std::thread> threads_;
+  std::mutex join_mu_;  // serialises shutdown()
 };
 
 }  // namespace mailjar::core

@@ -8,6 +8,12 @@
 #include "http/api.h"
 
 #include <algorithm>
+#include <tuple>
+#include <cctype>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -17,8 +23,15 @@
 #include <string_view>
 #include <utility>
 
+#include "events/hub.h"
 #include "http/json.h"
+#include "http/mailhog.h"
+#include "http/openapi.h"
 #include "http/router.h"
+#include "mime/detail.h"
+#include "store/query.h"
+#include "store/thread_store.h"
+#include "core/id.h"
 
 namespace mailjar::http {
 
@@ -104,28 +117,165 @@ std::optional<int64_t> parse_non_negative(std::string_view text) {
   return value;
 }
 
-// The inbox a request addresses: the one named by the "/inboxes/{slug}" prefix, or the default inbox.
-// On failure `error` holds the response to send.
-std::optional<store::Inbox> resolve_inbox(const RouteMatch& match, store::Store& store, Response& error) {
+// The inbox a request addresses: the one named by the "/inboxes/{slug}" prefix, or the default inbox,
+// if `scope` may see it. On failure `error` holds the response to send: 404 for an inbox that does not
+// exist or belongs to another project (a project token cannot tell the two apart), 403 for the bare paths
+// when the default inbox is not the token's.
+std::optional<store::Inbox> resolve_inbox(const RouteMatch& match, const store::TokenScope& scope,
+                                          store::Store& store, Response& error) {
+  std::optional<store::Inbox> inbox;
   if (!match.inbox_slug) {
-    auto inbox = store.default_inbox();
-    if (!inbox) {
-      error = store_error(inbox.error());
+    auto def = store.default_inbox();
+    if (!def) {
+      error = store_error(def.error());
       return std::nullopt;
     }
-    return std::move(inbox).value();
+    if (!scope.admin && def->project_id != scope.project_id) {
+      error = error_response(403, "this token's project does not own the default inbox: use /inboxes/{slug}/...",
+                             "forbidden");
+      return std::nullopt;
+    }
+    return std::move(def).value();
   }
   auto found = store.find_inbox_by_slug(*match.inbox_slug);
   if (!found) {
     error = store_error(found.error());
     return std::nullopt;
   }
-  if (!found.value()) {
+  if (!found.value() || (!scope.admin && found.value()->project_id != scope.project_id)) {
     error = error_response(404, "inbox not found", "inbox_not_found");
     return std::nullopt;
   }
   return std::move(*found.value());
 }
+
+// The token of a request: "Authorization: Bearer T", or Basic with T as the password (or as the user
+// name when the password is empty).
+std::string request_token(const Request& request);
+
+Response text_response(int status, std::string body, std::string_view content_type = kRawContentType) {
+  Response response;
+  response.status = status;
+  response.content_type = std::string(content_type);
+  response.body = std::move(body);
+  return response;
+}
+
+// Mailpit answers successful changes with the text "ok".
+Response ok_text() { return text_response(200, "ok"); }
+
+Response invalid(std::string_view message, std::string_view code = "invalid_parameter") {
+  return error_response(400, message, code);
+}
+
+// The request body as JSON; nullopt (and `error` set) when it is not valid JSON. An empty body is {}.
+std::optional<json> parse_body(const Request& request, Response& error) {
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded()) {
+    error = invalid("the request body is not valid JSON", "invalid_json");
+    return std::nullopt;
+  }
+  return body;
+}
+
+// A JSON array of strings at body[key]; nullopt (and `error`) when present but not that shape.
+std::optional<std::vector<std::string>> string_array(const json& body, const char* key, Response& error) {
+  std::vector<std::string> out;
+  if (!body.is_object() || !body.contains(key) || body[key].is_null()) return out;
+  const json& v = body[key];
+  if (!v.is_array()) {
+    error = invalid(std::string(key) + " must be an array of strings", "invalid_json");
+    return std::nullopt;
+  }
+  for (const json& item : v) {
+    if (!item.is_string()) {
+      error = invalid(std::string(key) + " must be an array of strings", "invalid_json");
+      return std::nullopt;
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+struct Paging {
+  int64_t start = 0;
+  int64_t limit = kDefaultLimit;
+};
+
+std::optional<Paging> parse_paging(const Target& target, Response& error) {
+  Paging p;
+  if (auto text = target.param("start"); text && !text->empty()) {
+    auto value = parse_non_negative(*text);
+    if (!value) {
+      error = invalid("start must be a non-negative integer");
+      return std::nullopt;
+    }
+    p.start = *value;
+  }
+  if (auto text = target.param("limit"); text && !text->empty()) {
+    auto value = parse_non_negative(*text);
+    if (!value || *value == 0) {
+      error = invalid("limit must be a positive integer");
+      return std::nullopt;
+    }
+    p.limit = std::min(*value, kMaxLimit);
+  }
+  return p;
+}
+
+// Parses and compiles a search query; nullopt (and `error`) on a syntax error.
+std::optional<store::CompiledQuery> compile(std::string_view text, const Target& target, Response& error) {
+  store::QueryOptions options;
+  options.tz = target.param("tz").value_or("");
+  auto terms = store::parse_query(text, options);
+  if (!terms) {
+    error = invalid(terms.error().message, "invalid_query");
+    return std::nullopt;
+  }
+  return store::compile_query(*terms);
+}
+
+json messages_json(const std::vector<store::MessageRow>& rows) {
+  json out = json::array();
+  for (const store::MessageRow& row : rows) out.push_back(message_json(row, row.auth_user));
+  return out;
+}
+
+// ---- events ----------------------------------------------------------------------------------------
+
+void publish(const ApiContext& context, int64_t inbox_id, std::string type, const json& data) {
+  if (!context.hub) return;
+  events::Event event;
+  event.inbox_id = inbox_id;
+  event.type = std::move(type);
+  event.data_json = data.dump(-1, ' ', false, json::error_handler_t::replace);
+  context.hub->publish(event);
+}
+
+// Mailpit's "stats" event after a change: the inbox's totals.
+void publish_stats(const ApiContext& context, int64_t inbox_id, store::Store& store) {
+  if (!context.hub) return;
+  auto page = store.list_messages(inbox_id, 0, 0);
+  if (!page) return;
+  publish(context, inbox_id, "stats",
+          json{{"Total", page->total}, {"Unread", page->unread}, {"Version", context.version}});
+}
+
+void publish_updates(const ApiContext& context, int64_t inbox_id, const std::vector<std::string>& ids, bool read) {
+  for (const std::string& id : ids) publish(context, inbox_id, "update", json{{"ID", id}, {"Read", read}});
+}
+
+void count_deleted(const ApiContext& context, int64_t n) {
+  if (context.stats) context.stats->messages_deleted += n;
+}
+
+void publish_deletes(const ApiContext& context, int64_t inbox_id, const std::vector<std::string>& ids) {
+  count_deleted(context, static_cast<int64_t>(ids.size()));
+  for (const std::string& id : ids) publish(context, inbox_id, "delete", json{{"ID", id}});
+}
+
+// ---- handlers ----------------------------------------------------------------------------------------
 
 Response livez() { return json_response(200, json{{"status", "ok"}}); }
 
@@ -150,62 +300,999 @@ Response readyz(const ApiContext& context, store::Store& store) {
 
 // GET /api/v1/messages?start=&limit=
 Response list_messages(const Target& target, const store::Inbox& inbox, store::Store& store) {
-  int64_t start = 0;
-  int64_t limit = kDefaultLimit;
-  if (auto text = target.param("start"); text && !text->empty()) {
-    auto value = parse_non_negative(*text);
-    if (!value) return error_response(400, "start must be a non-negative integer", "invalid_parameter");
-    start = *value;
-  }
-  if (auto text = target.param("limit"); text && !text->empty()) {
-    auto value = parse_non_negative(*text);
-    if (!value || *value == 0) {
-      return error_response(400, "limit must be a positive integer", "invalid_parameter");
-    }
-    limit = std::min(*value, kMaxLimit);
-  }
-
-  auto page = store.list_messages(inbox.id, start, limit);
+  Response error;
+  auto paging = parse_paging(target, error);
+  if (!paging) return error;
+  auto page = store.list_messages(inbox.id, paging->start, paging->limit);
   if (!page) return store_error(page.error());
-
-  json messages = json::array();
-  for (const store::MessageRow& row : page->messages) {
-    messages.push_back(message_json(row, row.auth_user));
-  }
+  auto tags = store.list_tags(inbox.id);
+  if (!tags) return store_error(tags.error());
   const json body = {
       {"total", page->total},          {"unread", page->unread},          {"count", page->messages.size()},
-      {"messages_count", page->total}, {"messages_unread", page->unread}, {"start", start},
-      {"tags", json::array()},         {"messages", std::move(messages)},
+      {"messages_count", page->total}, {"messages_unread", page->unread}, {"start", paging->start},
+      {"tags", string_list(*tags)},    {"messages", messages_json(page->messages)},
   };
+  return json_response(200, body);
+}
+
+// GET /api/v1/search?query=&start=&limit=&tz=
+Response search(const Target& target, const store::Inbox& inbox, store::Store& store) {
+  Response error;
+  auto paging = parse_paging(target, error);
+  if (!paging) return error;
+  const std::string text = target.param("query").value_or("");
+  if (text.find_first_not_of(" \t") == std::string::npos) return invalid("query is required", "invalid_query");
+  auto query = compile(text, target, error);
+  if (!query) return error;
+  auto page = store.search(inbox.id, *query, paging->start, paging->limit);
+  if (!page) return store_error(page.error());
+  auto tags = store.list_tags(inbox.id);
+  if (!tags) return store_error(tags.error());
+  const json body = {
+      {"total", page->total},
+      {"unread", page->unread},
+      {"count", page->messages.size()},
+      {"messages_count", page->matched},
+      {"messages_unread", page->matched_unread},
+      {"start", paging->start},
+      {"tags", string_list(*tags)},
+      {"messages", messages_json(page->messages)},
+  };
+  return json_response(200, body);
+}
+
+// DELETE /api/v1/search?query=
+Response delete_search(const ApiContext& context, const Target& target, const store::Inbox& inbox,
+                       store::Store& store) {
+  Response error;
+  const std::string text = target.param("query").value_or("");
+  if (text.find_first_not_of(" \t") == std::string::npos) return invalid("query is required", "invalid_query");
+  auto query = compile(text, target, error);
+  if (!query) return error;
+  auto deleted = store.delete_matching(inbox.id, *query);
+  if (!deleted) return store_error(deleted.error());
+  publish_deletes(context, inbox.id, *deleted);
+  publish_stats(context, inbox.id, store);
+  return ok_text();
+}
+
+// PUT /api/v1/messages {IDs, Read, Search}: the listed messages, else those matching Search (or the
+// ?search= parameter), else all.
+Response set_read_status(const ApiContext& context, const Request& request, const Target& target,
+                         const store::Inbox& inbox, store::Store& store) {
+  Response error;
+  auto body = parse_body(request, error);
+  if (!body) return error;
+  if (!body->is_object()) return invalid("the request body must be a JSON object", "invalid_json");
+  auto ids = string_array(*body, "IDs", error);
+  if (!ids) return error;
+  bool read = false;
+  if (body->contains("Read")) {
+    if (!(*body)["Read"].is_boolean()) return invalid("Read must be true or false", "invalid_json");
+    read = (*body)["Read"].get<bool>();
+  }
+  std::string search_text;
+  if (body->contains("Search") && (*body)["Search"].is_string()) search_text = (*body)["Search"].get<std::string>();
+  if (search_text.empty()) search_text = target.param("search").value_or("");
+
+  core::Result<std::vector<std::string>> changed = std::vector<std::string>();
+  if (!ids->empty()) {
+    changed = store.set_read(inbox.id, *ids, read);
+  } else if (search_text.find_first_not_of(" \t") != std::string::npos) {
+    auto query = compile(search_text, target, error);
+    if (!query) return error;
+    changed = store.set_read_matching(inbox.id, *query, read);
+  } else {
+    changed = store.set_read_all(inbox.id, read);
+  }
+  if (!changed) return store_error(changed.error());
+  publish_updates(context, inbox.id, *changed, read);
+  publish_stats(context, inbox.id, store);
+  return ok_text();
+}
+
+// DELETE /api/v1/messages {IDs}: those messages; no IDs (or no body) deletes all.
+Response delete_messages(const ApiContext& context, const Request& request, const store::Inbox& inbox,
+                         store::Store& store) {
+  Response error;
+  auto body = parse_body(request, error);
+  if (!body) return error;
+  auto ids = string_array(*body, "IDs", error);
+  if (!ids) return error;
+  if (ids->empty()) {
+    auto n = store.delete_all(inbox.id);
+    if (!n) return store_error(n.error());
+    count_deleted(context, *n);
+    publish(context, inbox.id, "truncate", json(nullptr));
+  } else {
+    auto deleted = store.delete_messages(inbox.id, *ids);
+    if (!deleted) return store_error(deleted.error());
+    publish_deletes(context, inbox.id, *deleted);
+  }
+  publish_stats(context, inbox.id, store);
+  return ok_text();
+}
+
+// The message ID of a route ({ID}, or "latest": the newest message of the inbox); nullopt and `error`
+// (404) when there is none.
+std::optional<std::string> message_id(std::string id, const store::Inbox& inbox, store::Store& store,
+                                      Response& error) {
+  if (id == "latest") {
+    auto page = store.list_messages(inbox.id, 0, 1);
+    if (!page) {
+      error = store_error(page.error());
+      return std::nullopt;
+    }
+    if (page->messages.empty()) {
+      error = error_response(404, "message not found", "message_not_found");
+      return std::nullopt;
+    }
+    return page->messages.front().id;
+  }
+  return id;
+}
+
+// The raw bytes of a message; nullopt and `error` when missing.
+std::optional<std::string> load_raw(const std::string& id, const store::Inbox& inbox, store::Store& store,
+                                    Response& error) {
+  auto raw = store.get_raw(inbox.id, id);
+  if (!raw) {
+    error = store_error(raw.error());
+    return std::nullopt;
+  }
+  if (!raw.value()) {
+    error = error_response(404, "message not found", "message_not_found");
+    return std::nullopt;
+  }
+  return std::move(*raw.value());
+}
+
+json part_json(const mime::PartInfo& part) {
+  return json{{"PartID", part.part_id},
+              {"FileName", part.file_name},
+              {"ContentType", part.content_type},
+              {"ContentID", part.content_id},
+              {"Size", part.size},
+              {"Checksums", json{{"MD5", part.md5}, {"SHA1", part.sha1}, {"SHA256", part.sha256}}}};
+}
+
+json envelope_json(const core::Envelope& e) {
+  json rcpts = json::array();
+  for (const core::Recipient& r : e.rcpts) rcpts.push_back(json{{"Address", r.address}, {"Params", r.params}});
+  return json{{"MailFrom", e.mail_from}, {"MailParams", e.mail_params}, {"RcptTo", std::move(rcpts)},
+              {"Helo", e.helo},           {"ClientIP", e.client_ip},     {"ClientPort", e.client_port},
+              {"TLSVersion", e.tls_version}, {"TLSCipher", e.tls_cipher}, {"AuthUser", e.auth_user},
+              {"SMTPUTF8", e.smtputf8},   {"BareNewline", e.bare_newline}, {"Chunked", e.chunked}};
+}
+
+// GET /api/v1/message/{ID}: the whole message (Mailpit's Message); marks it read.
+Response get_message(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
+                     store::Store& store) {
+  Response error;
+  auto id = message_id(match.params.at("ID"), inbox, store, error);
+  if (!id) return error;
+  auto row = store.get_message(inbox.id, *id);
+  if (!row) return store_error(row.error());
+  if (!row.value()) return error_response(404, "message not found", "message_not_found");
+  auto raw = load_raw(*id, inbox, store, error);
+  if (!raw) return error;
+  const mime::MessageDetail detail = mime::parse_detail(*raw);
+  auto envelope = store.get_envelope(inbox.id, *id);
+
+  if (!row.value()->read) {
+    auto changed = store.set_read(inbox.id, {*id}, true);
+    if (changed && !changed->empty()) {
+      publish_updates(context, inbox.id, *changed, true);
+      publish_stats(context, inbox.id, store);
+    }
+  }
+  const store::MessageRow& r = *row.value();
+  const core::MessageSummary& s = r.summary;
+  json inline_parts = json::array();
+  for (const auto& p : detail.inline_parts) inline_parts.push_back(part_json(p));
+  json attachments = json::array();
+  for (const auto& p : detail.attachments) attachments.push_back(part_json(p));
+  std::string errors;
+  for (const std::string& e : detail.list_unsubscribe.errors) errors += (errors.empty() ? "" : "; ") + e;
+  json body = {
+      {"ID", r.id},
+      {"MessageID", s.message_id},
+      {"Read", true},
+      {"From", s.from.empty() ? address_json(core::Address{}) : address_json(s.from.front())},
+      {"To", address_list(s.to)},
+      {"Cc", address_list(s.cc)},
+      {"Bcc", address_list(s.bcc)},
+      {"ReplyTo", address_list(s.reply_to)},
+      {"ReturnPath", detail.return_path},
+      {"Subject", s.subject},
+      {"ListUnsubscribe", json{{"Header", detail.list_unsubscribe.header},
+                               {"HeaderPost", detail.list_unsubscribe.header_post},
+                               {"Links", string_list(detail.list_unsubscribe.links)},
+                               {"Errors", errors}}},
+      {"Date", s.date.empty() ? rfc3339_ms(r.received_ms) : s.date},
+      {"Created", rfc3339_ms(r.received_ms)},
+      {"Tags", string_list(s.tags)},
+      {"Username", r.auth_user},
+      {"Text", detail.text},
+      {"HTML", detail.html},
+      {"Size", r.size},
+      {"Inline", std::move(inline_parts)},
+      {"Attachments", std::move(attachments)},
+  };
+  if (envelope && envelope.value()) body["Envelope"] = envelope_json(*envelope.value());
+  return json_response(200, body);
+}
+
+// GET /api/v1/message/{ID}/headers: {"Name": ["value", ...]} in order of first appearance.
+Response message_headers(const RouteMatch& match, const store::Inbox& inbox, store::Store& store) {
+  Response error;
+  auto id = message_id(match.params.at("ID"), inbox, store, error);
+  if (!id) return error;
+  auto raw = load_raw(*id, inbox, store, error);
+  if (!raw) return error;
+  const mime::MessageDetail detail = mime::parse_detail(*raw);
+  json body = json::object();
+  for (const auto& [name, value] : detail.headers) {
+    if (!body.contains(name)) body[name] = json::array();
+    body[name].push_back(value);
+  }
   return json_response(200, body);
 }
 
 // GET /api/v1/message/{ID}/raw; ID "latest" is the newest message of the inbox (as in Mailpit).
 Response message_raw(const RouteMatch& match, const Target& target, const store::Inbox& inbox,
                      store::Store& store) {
-  std::string id = match.params.at("ID");
-  if (id == "latest") {
-    auto page = store.list_messages(inbox.id, 0, 1);
-    if (!page) return store_error(page.error());
-    if (page->messages.empty()) return error_response(404, "message not found", "message_not_found");
-    id = page->messages.front().id;
-  }
-  auto raw = store.get_raw(inbox.id, id);
-  if (!raw) return store_error(raw.error());
-  if (!raw.value()) return error_response(404, "message not found", "message_not_found");
-
-  Response response;
-  response.status = 200;
-  response.content_type = std::string(kRawContentType);
-  response.body = std::move(*raw.value());
+  Response error;
+  auto id = message_id(match.params.at("ID"), inbox, store, error);
+  if (!id) return error;
+  auto raw = load_raw(*id, inbox, store, error);
+  if (!raw) return error;
+  Response response = text_response(200, std::move(*raw));
   if (target.param("dl") == "1") {
     // IDs are ULIDs; anything else never reached this point (get_raw found no such message).
-    response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + id + ".eml\"");
+    response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + *id + ".eml\"");
   }
   return response;
 }
 
-Response dispatch(const ApiContext& context, const Request& request, store::Store& store) {
+// A file name safe inside a quoted Content-Disposition parameter (RFC 6266): quotes, backslashes and
+// controls replaced; the UTF-8 original goes into filename*.
+std::string content_disposition(std::string_view disposition, const std::string& file_name) {
+  if (file_name.empty()) return std::string(disposition);
+  std::string ascii;
+  std::string encoded;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : file_name) {
+    ascii.push_back((c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '_' : static_cast<char>(c));
+    if (std::isalnum(c) || c == '.' || c == '-' || c == '_') {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      encoded += '%';
+      encoded += kHex[c >> 4];
+      encoded += kHex[c & 15];
+    }
+  }
+  return std::string(disposition) + "; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
+// GET /api/v1/message/{ID}/part/{PartID}: the decoded part, with its content type.
+Response message_part(const RouteMatch& match, const store::Inbox& inbox, store::Store& store) {
+  Response error;
+  auto id = message_id(match.params.at("ID"), inbox, store, error);
+  if (!id) return error;
+  auto raw = load_raw(*id, inbox, store, error);
+  if (!raw) return error;
+  auto part = mime::get_part(*raw, match.params.at("PartID"));
+  if (!part) return error_response(404, "part not found", "part_not_found");
+  const bool is_text = part->content_type.rfind("text/", 0) == 0;
+  Response response = text_response(
+      200, std::move(part->data),
+      part->content_type.empty() ? "application/octet-stream" : part->content_type + (is_text ? "; charset=utf-8" : ""));
+  response.headers.emplace_back("Content-Disposition", content_disposition("attachment", part->file_name));
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  // Parts are attacker-controlled: never let a browser run them in the UI's origin.
+  response.headers.emplace_back("Content-Security-Policy", "sandbox; default-src 'none'");
+  return response;
+}
+
+// GET /view/{ID}.html, /view/{ID}.txt, /view/latest: the HTML (sandboxed: no scripts, no forms, no
+// same-origin access; images only inline or data:) or the text of a message.
+Response view(const RouteMatch& match, const store::Inbox& inbox, store::Store& store) {
+  std::string file = match.params.at("File");
+  bool text = false;
+  if (file.size() > 5 && file.ends_with(".html")) {
+    file.resize(file.size() - 5);
+  } else if (file.size() > 4 && file.ends_with(".txt")) {
+    file.resize(file.size() - 4);
+    text = true;
+  } else if (file != "latest") {
+    return error_response(404, "use /view/{ID}.html or /view/{ID}.txt", "not_found");
+  }
+  Response error;
+  auto id = message_id(file, inbox, store, error);
+  if (!id) return error;
+  auto raw = load_raw(*id, inbox, store, error);
+  if (!raw) return error;
+  mime::MessageDetail detail = mime::parse_detail(*raw);
+  if (text) return text_response(200, std::move(detail.text));
+  Response response = text_response(200, std::move(detail.html), "text/html; charset=utf-8");
+  response.headers.emplace_back("Content-Security-Policy",
+                                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:; "
+                                "font-src data:");
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  response.headers.emplace_back("Referrer-Policy", "no-referrer");
+  return response;
+}
+
+// GET /api/v1/tags
+Response get_tags(const store::Inbox& inbox, store::Store& store) {
+  auto tags = store.list_tags(inbox.id);
+  if (!tags) return store_error(tags.error());
+  return json_response(200, string_list(*tags));
+}
+
+// PUT /api/v1/tags {IDs, Tags}: replaces the tags of those messages.
+Response set_tags(const ApiContext& context, const Request& request, const store::Inbox& inbox,
+                  store::Store& store) {
+  Response error;
+  auto body = parse_body(request, error);
+  if (!body) return error;
+  auto ids = string_array(*body, "IDs", error);
+  if (!ids) return error;
+  auto tags = string_array(*body, "Tags", error);
+  if (!tags) return error;
+  if (ids->empty()) return invalid("IDs must list at least one message", "invalid_json");
+  auto changed = store.set_tags(inbox.id, *ids, *tags);
+  if (!changed) return store_error(changed.error());
+  for (const std::string& id : *changed) publish(context, inbox.id, "update", json{{"ID", id}, {"Tags", *tags}});
+  return ok_text();
+}
+
+// PUT /api/v1/tags/{Tag} {Name}: renames a tag; DELETE /api/v1/tags/{Tag}: removes it from every message.
+Response rename_or_delete_tag(const ApiContext& context, const Request& request, const RouteMatch& match,
+                              const store::Inbox& inbox, store::Store& store, bool rename) {
+  const std::string& tag = match.params.at("Tag");
+  std::string to;
+  if (rename) {
+    Response error;
+    auto body = parse_body(request, error);
+    if (!body) return error;
+    if (!body->is_object() || !body->contains("Name") || !(*body)["Name"].is_string()) {
+      return invalid("Name (the new tag name) is required", "invalid_json");
+    }
+    to = (*body)["Name"].get<std::string>();
+    if (to.find_first_not_of(" \t") == std::string::npos) return invalid("Name must not be empty", "invalid_json");
+  }
+  auto changed = rename ? store.rename_tag(inbox.id, tag, to) : store.delete_tag(inbox.id, tag);
+  if (!changed) return store_error(changed.error());
+  for (const std::string& id : *changed) publish(context, inbox.id, "update", json{{"ID", id}});
+  return ok_text();
+}
+
+// RFC 4648 base64 (whitespace ignored); nullopt when malformed.
+std::optional<std::string> base64_decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  bool padding = false;
+  for (char c : in) {
+    if (c == ' ' || c == '\r' || c == '\n' || c == '\t') continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    const int v = value(c);
+    if (v < 0 || padding) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::optional<mime::SendAddress> send_address(const json& v) {
+  if (v.is_string()) return mime::SendAddress{v.get<std::string>(), ""};
+  if (!v.is_object() || !v.contains("Email") || !v["Email"].is_string()) return std::nullopt;
+  mime::SendAddress a;
+  a.email = v["Email"].get<std::string>();
+  if (v.contains("Name") && v["Name"].is_string()) a.name = v["Name"].get<std::string>();
+  return a;
+}
+
+// Mailpit's send body -> mime::SendRequest; nullopt and `error` on a malformed field.
+std::optional<mime::SendRequest> send_request(const json& body, Response& error) {
+  mime::SendRequest r;
+  const auto fail = [&](const std::string& message) {
+    error = invalid(message, "invalid_json");
+    return std::nullopt;
+  };
+  if (!body.is_object()) return fail("the request body must be a JSON object");
+  if (!body.contains("From")) return fail("From is required");
+  auto from = send_address(body["From"]);
+  if (!from) return fail("From must be {\"Email\": ..., \"Name\": ...}");
+  r.from = *from;
+  for (const auto& [key, list] : {std::pair<const char*, std::vector<mime::SendAddress>*>{"To", &r.to},
+                                  {"Cc", &r.cc}, {"Bcc", &r.bcc}, {"ReplyTo", &r.reply_to}}) {
+    if (!body.contains(key) || body[key].is_null()) continue;
+    if (!body[key].is_array()) return fail(std::string(key) + " must be an array");
+    for (const json& v : body[key]) {
+      auto a = send_address(v);
+      if (!a) return fail(std::string(key) + " entries must be {\"Email\": ..., \"Name\": ...} or strings");
+      list->push_back(*a);
+    }
+  }
+  for (const auto& [key, field] : {std::pair<const char*, std::string*>{"Subject", &r.subject},
+                                   {"Text", &r.text}, {"HTML", &r.html}}) {
+    if (!body.contains(key) || body[key].is_null()) continue;
+    if (!body[key].is_string()) return fail(std::string(key) + " must be a string");
+    *field = body[key].get<std::string>();
+  }
+  if (body.contains("Attachments") && !body["Attachments"].is_null()) {
+    if (!body["Attachments"].is_array()) return fail("Attachments must be an array");
+    for (const json& a : body["Attachments"]) {
+      if (!a.is_object() || !a.contains("Content") || !a["Content"].is_string())
+        return fail("each attachment needs Content (base64)");
+      auto bytes = base64_decode(a["Content"].get<std::string>());
+      if (!bytes) return fail("attachment Content is not valid base64");
+      mime::SendAttachment att;
+      att.content = std::move(*bytes);
+      if (a.contains("Filename") && a["Filename"].is_string()) att.file_name = a["Filename"].get<std::string>();
+      if (a.contains("ContentType") && a["ContentType"].is_string())
+        att.content_type = a["ContentType"].get<std::string>();
+      if (a.contains("ContentID") && a["ContentID"].is_string()) att.content_id = a["ContentID"].get<std::string>();
+      r.attachments.push_back(std::move(att));
+    }
+  }
+  if (body.contains("Headers") && !body["Headers"].is_null()) {
+    if (!body["Headers"].is_object()) return fail("Headers must be an object of strings");
+    for (const auto& [name, value] : body["Headers"].items()) {
+      if (!value.is_string()) return fail("Headers must be an object of strings");
+      r.headers.emplace_back(name, value.get<std::string>());
+    }
+  }
+  if (body.contains("Tags")) {
+    Response tag_error;
+    auto tags = string_array(body, "Tags", tag_error);
+    if (!tags) {
+      error = tag_error;
+      return std::nullopt;
+    }
+    r.tags = std::move(*tags);
+  }
+  return r;
+}
+
+// POST /api/v1/send: builds the message and stores it as SMTP mail is stored (into this inbox); answers
+// {"ID": ...} after the commit.
+Response send(const ApiContext& context, const Request& request, const store::Inbox& inbox) {
+  if (!context.submit) return error_response(503, "sending is not available", "unavailable");
+  Response error;
+  auto body = parse_body(request, error);
+  if (!body) return error;
+  auto req = send_request(*body, error);
+  if (!req) return error;
+  auto raw = mime::build_message(*req, context.hostname, core::now_unix_ms());
+  if (!raw) return invalid(raw.error().message, "invalid_message");
+  core::Envelope envelope;
+  envelope.mail_from = req->from.email;
+  for (const auto* list : {&req->to, &req->cc, &req->bcc}) {
+    for (const auto& a : *list) envelope.rcpts.push_back(core::Recipient{a.email, ""});
+  }
+  envelope.helo = "api";
+  envelope.esmtp = true;
+  envelope.client_ip = "http";
+  envelope.auth_user = inbox.smtp_username;  // routes the message into this inbox
+  Response response;
+  response.deferred = [submit = context.submit, envelope = std::move(envelope),
+                       raw = std::move(raw).value()](std::function<void(Response)> reply) mutable {
+    submit(std::move(envelope), std::move(raw), [reply = std::move(reply)](core::Result<std::string> id) {
+      if (id.ok()) {
+        reply(json_response(200, json{{"ID", id.value()}}));
+      } else if (id.error().code == "busy") {
+        reply(error_response(503, id.error().message, "overloaded"));
+      } else {
+        reply(error_response(500, "storing the message failed: " + id.error().message, "internal"));
+      }
+    });
+  };
+  return response;
+}
+
+// GET /api/v1/info (Mailpit's AppInformation, for this inbox).
+Response info(const ApiContext& context, const store::Inbox& inbox, store::Store& store) {
+  auto page = store.list_messages(inbox.id, 0, 0);
+  if (!page) return store_error(page.error());
+  auto tags = store.list_tags(inbox.id);
+  if (!tags) return store_error(tags.error());
+  json tag_counts = json::object();
+  for (const std::string& tag : *tags) {
+    store::QueryTerm term;
+    term.kind = store::QueryTerm::Kind::kField;
+    term.field = "tag";
+    term.value = tag;
+    auto found = store.search(inbox.id, store::compile_query({term}), 0, 0);
+    tag_counts[tag] = found ? found->matched : 0;
+  }
+  std::error_code ec;
+  const auto db_size = std::filesystem::file_size(context.database_path, ec);
+  static const auto started = std::chrono::steady_clock::now();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  int64_t rss_bytes = 0;
+  {
+    std::ifstream statm("/proc/self/statm");
+    int64_t pages_total = 0, pages_resident = 0;
+    if (statm >> pages_total >> pages_resident) rss_bytes = pages_resident * 4096;
+  }
+  json body = {
+      {"Version", context.version},
+      {"LatestVersion", context.version},
+      {"Database", context.database_path},
+      {"DatabaseSize", ec ? 0 : static_cast<int64_t>(db_size)},
+      {"Messages", page->total},
+      {"Unread", page->unread},
+      {"Tags", std::move(tag_counts)},
+      {"Inbox", json{{"Slug", inbox.slug}, {"Name", inbox.name}, {"Project", inbox.project_name}}},
+      {"RuntimeStats",
+       json{{"Uptime", uptime.count()},
+            {"Memory", rss_bytes},
+            {"MessagesDeleted", context.stats ? context.stats->messages_deleted.load() : 0},
+            {"SMTPAccepted", context.stats ? context.stats->smtp_accepted.load() : 0},
+            {"SMTPAcceptedSize", context.stats ? context.stats->smtp_accepted_size.load() : 0},
+            {"SMTPRejected", context.stats ? context.stats->smtp_rejected.load() : 0},
+            {"SMTPIgnored", 0}}},
+  };
+  return json_response(200, body);
+}
+
+// GET /api/v1/webui (Mailpit's WebUIConfiguration): the features this server has.
+Response webui(const ApiContext& context) {
+  json body = {
+      {"Label", "mailjar " + context.version},
+      {"MessageRelay", json{{"Enabled", false}, {"SMTPServer", ""}, {"ReturnPath", ""}, {"AllowedRecipients", ""},
+                            {"BlockedRecipients", ""}, {"OverrideFrom", ""}, {"PreserveMessageIDs", false}}},
+      {"SpamAssassin", false},
+      {"ChaosEnabled", false},
+      {"DuplicatesIgnored", false},
+      {"HideDeleteAllButton", false},
+  };
+  return json_response(200, body);
+}
+
+// ---- authentication ----------------------------------------------------------------------------------
+
+std::optional<std::string> header_value(const Request& request, std::string_view name) {
+  for (const auto& [k, v] : request.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> base64_decode(std::string_view in);
+
+std::string request_token(const Request& request) {
+  auto auth = header_value(request, "authorization");
+  if (!auth) return "";
+  std::string_view v = *auth;
+  const auto starts = [&](std::string_view prefix) {
+    if (v.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(v[i])) != prefix[i]) return false;
+    }
+    return true;
+  };
+  if (starts("bearer ")) {
+    v.remove_prefix(7);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    return std::string(v);
+  }
+  if (starts("basic ")) {
+    v.remove_prefix(6);
+    auto decoded = base64_decode(v);
+    if (!decoded) return "";
+    const auto colon = decoded->find(':');
+    if (colon == std::string::npos) return *decoded;
+    std::string password = decoded->substr(colon + 1);
+    return password.empty() ? decoded->substr(0, colon) : password;
+  }
+  return "";
+}
+
+// The scope of the request, or nullopt (unknown or missing token). `failure` is set on a storage error.
+std::optional<store::TokenScope> scope_of(const ApiContext& context, const Request& request, store::Store& store,
+                                          std::optional<Response>& failure) {
+  if (!context.auth_required) return store::TokenScope{true, 0, ""};
+  const std::string token = request_token(request);
+  if (token.empty()) return std::nullopt;
+  auto found = store.find_token(token);
+  if (!found) {
+    failure = store_error(found.error());
+    return std::nullopt;
+  }
+  return found.value();
+}
+
+Response unauthorized() {
+  Response r = error_response(401, "a valid API token is required (Authorization: Bearer <token>, or Basic)",
+                              "unauthorized");
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"mailjar\", charset=\"UTF-8\"");
+  return r;
+}
+
+// ---- projects and inboxes ---------------------------------------------------------------------------
+
+json inbox_json(const ApiContext& context, const store::Inbox& inbox, store::Store& store) {
+  json out = {
+      {"ID", inbox.id},
+      {"Slug", inbox.slug},
+      {"Name", inbox.name},
+      {"Project", inbox.project_name},
+      {"Created", rfc3339_ms(inbox.created_ms)},
+      {"SMTP", json{{"Host", context.smtp_host}, {"Port", context.smtp_port}, {"Username", inbox.smtp_username},
+                    {"Password", inbox.smtp_password}}},
+      {"Retention", json{{"MaxMessages", inbox.max_messages},
+                         {"MaxAgeSeconds", inbox.max_age_ms / 1000},
+                         {"MaxBytes", inbox.max_bytes}}},
+      {"BasePath", "/inboxes/" + inbox.slug},
+  };
+  if (auto page = store.list_messages(inbox.id, 0, 0)) {
+    out["Messages"] = page->total;
+    out["Unread"] = page->unread;
+  }
+  return out;
+}
+
+Response list_projects(const store::TokenScope& scope, store::Store& store) {
+  auto projects = store.list_projects();
+  if (!projects) return store_error(projects.error());
+  json out = json::array();
+  for (const store::Project& p : *projects) {
+    if (!scope.admin && p.id != scope.project_id) continue;
+    out.push_back(json{{"ID", p.id}, {"Name", p.name}, {"Created", rfc3339_ms(p.created_ms)}});
+  }
+  return json_response(200, out);
+}
+
+Response create_project(const Request& request, const store::TokenScope& scope, store::Store& store) {
+  if (!scope.admin) return error_response(403, "only an admin token can create projects", "forbidden");
+  Response error;
+  auto body = parse_body(request, error);
+  if (!body) return error;
+  if (!body->is_object() || !body->contains("Name") || !(*body)["Name"].is_string() ||
+      (*body)["Name"].get<std::string>().empty()) {
+    return invalid("Name is required", "invalid_json");
+  }
+  auto p = store.create_project((*body)["Name"].get<std::string>());
+  if (!p) {
+    if (p.error().code == "conflict") return error_response(409, p.error().message, "conflict");
+    return store_error(p.error());
+  }
+  return json_response(201, json{{"ID", p->id}, {"Name", p->name}, {"Created", rfc3339_ms(p->created_ms)}});
+}
+
+Response list_inboxes(const ApiContext& context, const store::TokenScope& scope, store::Store& store) {
+  auto inboxes = store.list_inboxes();
+  if (!inboxes) return store_error(inboxes.error());
+  json out = json::array();
+  for (const store::Inbox& in : *inboxes) {
+    if (!scope.admin && in.project_id != scope.project_id) continue;
+    out.push_back(inbox_json(context, in, store));
+  }
+  return json_response(200, out);
+}
+
+// An inbox by slug if the scope may see it; nullopt and a 404 otherwise.
+std::optional<store::Inbox> scoped_inbox(const std::string& slug, const store::TokenScope& scope,
+                                         store::Store& store, Response& error) {
+  auto found = store.find_inbox_by_slug(slug);
+  if (!found) {
+    error = store_error(found.error());
+    return std::nullopt;
+  }
+  if (!found.value() || (!scope.admin && found.value()->project_id != scope.project_id)) {
+    error = error_response(404, "inbox not found", "inbox_not_found");
+    return std::nullopt;
+  }
+  return std::move(*found.value());
+}
+
+// Reads the optional retention fields of a create/update body into `update`; false and `error` when
+// one is not a non-negative integer.
+bool read_retention(const json& body, store::InboxUpdate& update, Response& error) {
+  for (const auto& [key, field, scale] :
+       {std::tuple{"MaxMessages", &update.max_messages, int64_t{1}},
+        std::tuple{"MaxAgeSeconds", &update.max_age_ms, int64_t{1000}},
+        std::tuple{"MaxBytes", &update.max_bytes, int64_t{1}}}) {
+    if (!body.contains(key) || body[key].is_null()) continue;
+    if (!body[key].is_number_integer() || body[key].get<int64_t>() < 0 ||
+        body[key].get<int64_t>() > (int64_t{1} << 50)) {
+      error = invalid(std::string(key) + " must be a non-negative integer (0 = no limit)", "invalid_json");
+      return false;
+    }
+    *field = body[key].get<int64_t>() * scale;
+  }
+  return true;
+}
+
+void prune_inbox(const ApiContext& context, const store::Inbox& inbox, store::Store& store);
+
+Response create_inbox(const ApiContext& context, const Request& request, const store::TokenScope& scope,
+                      store::Store& store) {
+  Response error;
+  auto body = parse_body(request, error);
+  if (!body) return error;
+  if (!body->is_object() || !body->contains("Name") || !(*body)["Name"].is_string() ||
+      (*body)["Name"].get<std::string>().empty()) {
+    return invalid("Name is required", "invalid_json");
+  }
+  std::string project = scope.admin ? "default" : scope.project_name;
+  if (body->contains("Project")) {
+    if (!(*body)["Project"].is_string()) return invalid("Project must be a project name", "invalid_json");
+    project = (*body)["Project"].get<std::string>();
+  }
+  if (!scope.admin && project != scope.project_name) {
+    return error_response(404, "project '" + project + "' does not exist", "project_not_found");
+  }
+  store::InboxUpdate limits;
+  if (!read_retention(*body, limits, error)) return error;
+  auto created = store.create_inbox(project, (*body)["Name"].get<std::string>());
+  if (!created) {
+    if (created.error().code == "not_found") return error_response(404, created.error().message, "project_not_found");
+    if (created.error().code == "conflict") return error_response(409, created.error().message, "conflict");
+    return store_error(created.error());
+  }
+  store::Inbox inbox = std::move(created).value();
+  if (limits.max_messages || limits.max_age_ms || limits.max_bytes) {
+    auto updated = store.update_inbox(inbox.slug, limits);
+    if (!updated) return store_error(updated.error());
+    inbox = std::move(updated).value();
+  }
+  return json_response(201, inbox_json(context, inbox, store));
+}
+
+Response update_inbox(const ApiContext& context, const Request& request, const RouteMatch& match,
+                      const store::TokenScope& scope, store::Store& store) {
+  Response error;
+  auto inbox = scoped_inbox(match.params.at("Slug"), scope, store, error);
+  if (!inbox) return error;
+  auto body = parse_body(request, error);
+  if (!body) return error;
+  if (!body->is_object()) return invalid("the request body must be a JSON object", "invalid_json");
+  store::InboxUpdate update;
+  if (body->contains("Name")) {
+    if (!(*body)["Name"].is_string() || (*body)["Name"].get<std::string>().empty())
+      return invalid("Name must be a non-empty string", "invalid_json");
+    update.name = (*body)["Name"].get<std::string>();
+  }
+  if (!read_retention(*body, update, error)) return error;
+  if (body->contains("RotateCredentials")) {
+    if (!(*body)["RotateCredentials"].is_boolean()) return invalid("RotateCredentials must be true or false", "invalid_json");
+    update.rotate_credentials = (*body)["RotateCredentials"].get<bool>();
+  }
+  auto updated = store.update_inbox(inbox->slug, update);
+  if (!updated) {
+    if (updated.error().code == "conflict") return error_response(409, updated.error().message, "conflict");
+    return store_error(updated.error());
+  }
+  prune_inbox(context, *updated, store);  // new limits apply at once
+  return json_response(200, inbox_json(context, *updated, store));
+}
+
+Response delete_inbox(const ApiContext& context, const RouteMatch& match, const store::TokenScope& scope,
+                      store::Store& store) {
+  Response error;
+  auto inbox = scoped_inbox(match.params.at("Slug"), scope, store, error);
+  if (!inbox) return error;
+  auto deleted = store.delete_inbox(inbox->slug);
+  if (!deleted) {
+    if (deleted.error().code == "invalid") return invalid(deleted.error().message, "invalid_operation");
+    return store_error(deleted.error());
+  }
+  if (!*deleted) return error_response(404, "inbox not found", "inbox_not_found");
+  publish(context, inbox->id, "truncate", json(nullptr));
+  return ok_text();
+}
+
+// Applies an inbox's retention limits and publishes what was removed (Mailpit's "prune" event carries
+// no IDs; mailjar's carries them, so that a UI can drop exactly those rows).
+void prune_inbox(const ApiContext& context, const store::Inbox& inbox, store::Store& store) {
+  auto removed = store.prune(inbox, core::now_unix_ms());
+  if (!removed || removed->empty()) return;
+  count_deleted(context, static_cast<int64_t>(removed->size()));
+  publish(context, inbox.id, "prune", json{{"IDs", *removed}});
+  publish_stats(context, inbox.id, store);
+}
+
+}  // namespace
+
+// ---- the wait API ----------------------------------------------------------------------------------
+
+// Live waiters, counted against max_waiters.
+struct Api::Waits {
+  std::atomic<std::size_t> live{0};
+};
+
+namespace {
+
+// One held GET /api/v1/wait. Finishes exactly once: with the first matching message, at its deadline,
+// or on a storage error. Holds the reply callback until then (which keeps the connection open).
+struct Waiter : std::enable_shared_from_this<Waiter> {
+  const ApiContext* context = nullptr;
+  std::atomic<std::size_t>* live = nullptr;
+  int64_t inbox_id = 0;
+  store::CompiledQuery query;
+  int64_t after_seq = 0;
+  int64_t min_received_ms = 0;
+  std::mutex mu;
+  bool done = false;                               // guarded by mu
+  std::function<void(Response)> reply;             // guarded by mu
+  events::Hub::SubscriberId subscription = 0;      // guarded by mu
+  events::Deadlines::TimerId timer = 0;            // guarded by mu
+  std::atomic<bool> check_queued{false};           // coalesces checks while one is pending
+
+  void finish(Response response) {
+    std::function<void(Response)> r;
+    events::Hub::SubscriberId sub = 0;
+    events::Deadlines::TimerId t = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (done) return;
+      done = true;
+      r = std::move(reply);
+      sub = subscription;
+      t = timer;
+    }
+    if (sub) context->hub->unsubscribe(sub);
+    if (t) context->deadlines->cancel(t);
+    live->fetch_sub(1);
+    r(std::move(response));
+  }
+
+  // Looks for a match on a worker (at most one check queued at a time).
+  void schedule_check() {
+    if (check_queued.exchange(true)) return;
+    context->post_work([self = shared_from_this()] {
+      self->check_queued = false;
+      {
+        std::lock_guard<std::mutex> lock(self->mu);
+        if (self->done) return;
+      }
+      auto st = store::thread_store(self->context->store_options);
+      if (!st.ok()) {
+        self->finish(error_response(503, "storage unavailable: " + st.error().message, "store_unavailable"));
+        return;
+      }
+      auto found = st.value()->first_match(self->inbox_id, self->query, self->after_seq, self->min_received_ms);
+      if (!found) {
+        self->finish(store_error(found.error()));
+        return;
+      }
+      if (found.value()) self->finish(json_response(200, message_json(*found.value(), found.value()->auth_user)));
+    });
+  }
+};
+
+// "30s", "500ms", "2m", or plain seconds; nullopt when malformed.
+std::optional<int64_t> parse_duration_ms(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 9) return std::nullopt;
+  const int64_t n = std::stoll(std::string(text.substr(0, digits)));
+  const std::string_view unit = text.substr(digits);
+  if (unit.empty() || unit == "s") return n * 1000;
+  if (unit == "ms") return n;
+  if (unit == "m") return n * 60000;
+  return std::nullopt;
+}
+
+// "2026-11-23T10:00:00Z" / "...+01:00" / with fractions, or Unix milliseconds; nullopt when malformed.
+std::optional<int64_t> parse_time_ms(const std::string& text) {
+  if (auto ms = parse_non_negative(text)) return *ms;
+  int y, mo, d, h, mi;
+  double sec;
+  char rest[16] = {0};
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%15s", &y, &mo, &d, &h, &mi, &sec, rest) < 6) {
+    return std::nullopt;
+  }
+  using namespace std::chrono;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || sec < 0 || sec >= 61) return std::nullopt;
+  int64_t ms = duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count() +
+               (static_cast<int64_t>(h) * 3600 + mi * 60) * 1000 + static_cast<int64_t>(sec * 1000);
+  const std::string zone(rest);
+  if (zone.empty() || zone == "Z" || zone == "z") return ms;
+  int zh = 0, zm = 0;
+  if ((zone[0] == '+' || zone[0] == '-') && std::sscanf(zone.c_str() + 1, "%2d:%2d", &zh, &zm) == 2) {
+    const int64_t offset = (static_cast<int64_t>(zh) * 60 + zm) * 60000;
+    return zone[0] == '+' ? ms - offset : ms + offset;
+  }
+  return std::nullopt;
+}
+
+// GET /api/v1/wait?query=&timeout=30s&since=: the first message matching `query` stored after the
+// request arrived (or, with since=, received at/after that time or stored after that message ID); 408
+// when none arrives in time. An empty query matches any message.
+Response wait(const ApiContext& context, std::atomic<std::size_t>& live, const Target& target,
+              const store::Inbox& inbox, store::Store& store) {
+  if (!context.hub || !context.deadlines || !context.post_work) {
+    return error_response(503, "waiting is not available", "unavailable");
+  }
+  Response error;
+  int64_t timeout_ms = 30000;
+  if (auto t = target.param("timeout"); t && !t->empty()) {
+    auto ms = parse_duration_ms(*t);
+    if (!ms || *ms <= 0 || *ms > context.max_wait_ms) {
+      return invalid("timeout must be a duration like 30s or 500ms, at most " +
+                     std::to_string(context.max_wait_ms / 1000) + "s");
+    }
+    timeout_ms = *ms;
+  }
+  auto query = compile(target.param("query").value_or(""), target, error);
+  if (!query) return error;
+
+  auto waiter = std::make_shared<Waiter>();
+  waiter->context = &context;
+  waiter->live = &live;
+  waiter->inbox_id = inbox.id;
+  waiter->query = std::move(*query);
+  if (auto since = target.param("since"); since && !since->empty()) {
+    auto seq = store.seq_of(inbox.id, *since);
+    if (!seq) return store_error(seq.error());
+    if (seq.value()) {
+      waiter->after_seq = *seq.value();
+    } else if (auto ms = parse_time_ms(*since)) {
+      waiter->min_received_ms = *ms;
+    } else {
+      return invalid("since must be a message ID in this inbox, an RFC 3339 time or Unix milliseconds");
+    }
+  } else {
+    auto max = store.max_seq();
+    if (!max) return store_error(max.error());
+    waiter->after_seq = *max;
+  }
+  // Already there?
+  auto found = store.first_match(inbox.id, waiter->query, waiter->after_seq, waiter->min_received_ms);
+  if (!found) return store_error(found.error());
+  if (found.value()) return json_response(200, message_json(*found.value(), found.value()->auth_user));
+  if (live.fetch_add(1) >= context.max_waiters) {
+    live.fetch_sub(1);
+    return error_response(503, "too many waiting requests", "overloaded");
+  }
+
+  Response response;
+  response.deferred = [waiter, timeout_ms](std::function<void(Response)> reply) {
+    const ApiContext& ctx = *waiter->context;
+    std::lock_guard<std::mutex> lock(waiter->mu);
+    waiter->reply = std::move(reply);
+    std::weak_ptr<Waiter> weak = waiter;
+    const int64_t after = waiter->after_seq;
+    waiter->subscription = ctx.hub->subscribe(waiter->inbox_id, [weak, after](const events::Event& e) {
+      if (e.type != "new" || e.seq <= after) return;
+      if (auto w = weak.lock()) w->schedule_check();
+    });
+    waiter->timer = ctx.deadlines->at(events::Deadlines::now_ms() + timeout_ms, [waiter] {
+      waiter->finish(error_response(408, "no matching message arrived before the timeout", "timeout"));
+    });
+    // A message stored between the first look and the subscription raised no event for this waiter.
+    waiter->schedule_check();
+  };
+  return response;
+}
+
+
+Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, const Request& request,
+                  store::Store& store) {
   auto target = parse_target(request.target);
   if (!target) return error_response(400, target.error().message, "bad_request");
 
@@ -230,21 +1317,97 @@ Response dispatch(const ApiContext& context, const Request& request, store::Stor
       return livez();
     case RouteId::kReadyz:
       return readyz(context, store);
-    case RouteId::kListMessages:
-    case RouteId::kMessageRaw:
+    case RouteId::kOpenApi: {
+      static const std::string document = openapi_document(context.version);
+      return text_response(200, document, "application/json");
+    }
+    default:
+      break;
+  }
+
+  std::optional<Response> failure;
+  const std::optional<store::TokenScope> scope = scope_of(context, request, store, failure);
+  if (failure) return *failure;
+  if (!scope) return unauthorized();
+  switch (match.route->id) {
+    case RouteId::kListProjects:
+      return list_projects(*scope, store);
+    case RouteId::kCreateProject:
+      return create_project(request, *scope, store);
+    case RouteId::kListInboxes:
+      return list_inboxes(context, *scope, store);
+    case RouteId::kCreateInbox:
+      return create_inbox(context, request, *scope, store);
+    case RouteId::kGetInbox: {
+      Response error;
+      auto inbox = scoped_inbox(match.params.at("Slug"), *scope, store, error);
+      if (!inbox) return error;
+      return json_response(200, inbox_json(context, *inbox, store));
+    }
+    case RouteId::kUpdateInbox:
+      return update_inbox(context, request, match, *scope, store);
+    case RouteId::kDeleteInbox:
+      return delete_inbox(context, match, *scope, store);
+    default:
       break;
   }
 
   Response error;
-  const std::optional<store::Inbox> inbox = resolve_inbox(match, store, error);
+  const std::optional<store::Inbox> inbox = resolve_inbox(match, *scope, store, error);
   if (!inbox) return error;
   switch (match.route->id) {
+    case RouteId::kInfo:
+      return info(context, *inbox, store);
+    case RouteId::kWebUi:
+      return webui(context);
     case RouteId::kListMessages:
       return list_messages(*target, *inbox, store);
+    case RouteId::kSetReadStatus:
+      return set_read_status(context, request, *target, *inbox, store);
+    case RouteId::kDeleteMessages:
+      return delete_messages(context, request, *inbox, store);
+    case RouteId::kSearch:
+      return search(*target, *inbox, store);
+    case RouteId::kDeleteSearch:
+      return delete_search(context, *target, *inbox, store);
+    case RouteId::kWait:
+      return wait(context, live, *target, *inbox, store);
+    case RouteId::kMessage:
+      return get_message(context, match, *inbox, store);
+    case RouteId::kMessageHeaders:
+      return message_headers(match, *inbox, store);
     case RouteId::kMessageRaw:
       return message_raw(match, *target, *inbox, store);
+    case RouteId::kMessagePart:
+      return message_part(match, *inbox, store);
+    case RouteId::kView:
+      return view(match, *inbox, store);
+    case RouteId::kGetTags:
+      return get_tags(*inbox, store);
+    case RouteId::kSetTags:
+      return set_tags(context, request, *inbox, store);
+    case RouteId::kRenameTag:
+      return rename_or_delete_tag(context, request, match, *inbox, store, true);
+    case RouteId::kDeleteTag:
+      return rename_or_delete_tag(context, request, match, *inbox, store, false);
+    case RouteId::kSend:
+      return send(context, request, *inbox);
+    case RouteId::kEvents:
+      return error_response(400, "this is a WebSocket endpoint: send Upgrade: websocket", "websocket_required");
+    case RouteId::kMailHogMessages:
+      return mailhog_messages(*target, *inbox, store);
+    case RouteId::kMailHogSearch:
+      return mailhog_search(*target, *inbox, store);
     case RouteId::kLivez:
     case RouteId::kReadyz:
+    case RouteId::kOpenApi:
+    case RouteId::kListProjects:
+    case RouteId::kCreateProject:
+    case RouteId::kListInboxes:
+    case RouteId::kCreateInbox:
+    case RouteId::kGetInbox:
+    case RouteId::kUpdateInbox:
+    case RouteId::kDeleteInbox:
       break;
   }
   return error_response(500, "route has no handler", "internal");
@@ -252,11 +1415,34 @@ Response dispatch(const ApiContext& context, const Request& request, store::Stor
 
 }  // namespace
 
-Api::Api(ApiContext context) : context_(std::move(context)) {}
+Api::Api(ApiContext context) : context_(std::move(context)), waits_(std::make_unique<Waits>()) {}
+
+Api::~Api() = default;
+
+std::optional<store::TokenScope> Api::authenticate(const Request& request, store::Store& store) const {
+  std::optional<Response> failure;
+  auto scope = scope_of(context_, request, store, failure);
+  if (failure) return std::nullopt;
+  return scope;
+}
+
+void Api::prune_all() const {
+  auto st = store::thread_store(context_.store_options);
+  if (st.ok()) {
+    auto inboxes = st.value()->list_inboxes();
+    if (inboxes) {
+      for (const store::Inbox& inbox : *inboxes) prune_inbox(context_, inbox, *st.value());
+    }
+  }
+}
+
+std::string Api::summary_json(const store::MessageRow& row) {
+  return message_json(row, row.auth_user).dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 Response Api::handle(const Request& request, store::Store& store) const {
   try {
-    return dispatch(context_, request, store);
+    return dispatch(context_, waits_->live, request, store);
   } catch (const std::exception& e) {
     return error_response(500, std::string("internal error: ") + e.what(), "internal");
   } catch (...) {
@@ -265,3 +1451,4 @@ Response Api::handle(const Request& request, store::Store& store) const {
 }
 
 }  // namespace mailjar::http
+

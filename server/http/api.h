@@ -9,10 +9,16 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/result.h"
+#include "core/stats.h"
+#include "core/types.h"
+#include "events/hub.h"
 #include "store/store.h"
 
 namespace mailjar::http {
@@ -29,21 +35,59 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   std::string body;
+  // Set when the answer is not ready yet (the wait API, a send waiting for its commit): the caller must
+  // call deferred(reply) once, and `reply` will be called exactly once later, from any thread. The other
+  // fields are then unused.
+  std::function<void(std::function<void(Response)>)> deferred;
 };
 
+// What handlers need beyond the request and the thread's Store. Everything optional has a safe default:
+// without a hub no events are published and /api/v1/wait answers 503.
 struct ApiContext {
-  std::string version;                                  // for /api/v1/info later
+  std::string version;                                  // /api/v1/info
+  std::string database_path;                            // /api/v1/info
   std::function<std::size_t()> pending_writes;          // messages accepted but not yet committed
   std::size_t overload_pending = 10000;                 // /readyz answers 503 above this
+  events::Hub* hub = nullptr;                           // events out; new-message events in (wait API)
+  events::Deadlines* deadlines = nullptr;               // wait API timeouts
+  // Runs a task on a worker thread (where a Store may be opened with store_options).
+  std::function<void(std::function<void()>)> post_work;
+  store::StoreOptions store_options;
+  // Stores a message as SMTP mail is stored (POST /api/v1/send): done(ID) after the commit.
+  std::function<void(core::Envelope, std::string, std::function<void(core::Result<std::string>)>)> submit;
+  int64_t max_wait_ms = 300000;                         // longest ?timeout= accepted by /api/v1/wait
+  std::size_t max_waiters = 10000;                      // waits held at once; beyond it 503
+  std::string hostname = "mailjar.local";               // Message-ID domain of sent messages
+  // --auth on: every request but /livez, /readyz and the OpenAPI document needs a token (Bearer, or HTTP
+  // Basic with the token as password or user name). An admin token sees every project, a project token
+  // only its project's inboxes (others answer 404, the bare default-inbox paths 403).
+  bool auth_required = false;
+  core::RuntimeStats* stats = nullptr;                  // /api/v1/info RuntimeStats; deletes counted here
+  std::string smtp_host = "127.0.0.1";                  // shown with inbox credentials
+  uint16_t smtp_port = 1025;
 };
 
 class Api {
  public:
   explicit Api(ApiContext context);
+  ~Api();
   Response handle(const Request& request, store::Store& store) const;
+
+  // Applies every inbox's retention limits now, on the calling (worker) thread, and publishes "prune"
+  // events. The server calls it periodically (--retention-interval).
+  void prune_all() const;
+
+  // The scope of a request under --auth on (an admin scope when auth is off): for the WebSocket, whose
+  // upgrade is checked on a network thread and verified here on a worker. nullopt: refuse.
+  std::optional<store::TokenScope> authenticate(const Request& request, store::Store& store) const;
+
+  // The Data of a "new" event: the message summary JSON as the list API shows it (for ingest's callback).
+  static std::string summary_json(const store::MessageRow& row);
 
  private:
   ApiContext context_;
+  struct Waits;
+  std::unique_ptr<Waits> waits_;  // live waiters (count for max_waiters)
 };
 
 }  // namespace mailjar::http

@@ -9,12 +9,39 @@ namespace {
 
 constexpr std::string_view kInboxPrefix = "inboxes";
 
-constexpr std::array<RouteSpec, 4> kRoutes{{
-    {"GET", "/livez", RouteId::kLivez, "Livez", false},
-    {"GET", "/readyz", RouteId::kReadyz, "Readyz", false},
-    {"GET", "/api/v1/messages", RouteId::kListMessages, "GetMessages", true},
-    {"GET", "/api/v1/message/{ID}/raw", RouteId::kMessageRaw, "GetMessageRaw", true},
-}};
+constexpr std::array kRoutes{
+    RouteSpec{"GET", "/livez", RouteId::kLivez, "Livez", false},
+    RouteSpec{"GET", "/readyz", RouteId::kReadyz, "Readyz", false},
+    RouteSpec{"GET", "/api/v1/info", RouteId::kInfo, "AppInformation", true},
+    RouteSpec{"GET", "/api/v1/webui", RouteId::kWebUi, "WebUIConfiguration", true},
+    RouteSpec{"GET", "/api/v1/messages", RouteId::kListMessages, "GetMessages", true},
+    RouteSpec{"PUT", "/api/v1/messages", RouteId::kSetReadStatus, "SetReadStatus", true},
+    RouteSpec{"DELETE", "/api/v1/messages", RouteId::kDeleteMessages, "DeleteMessages", true},
+    RouteSpec{"GET", "/api/v1/search", RouteId::kSearch, "MessagesSummary", true},
+    RouteSpec{"DELETE", "/api/v1/search", RouteId::kDeleteSearch, "DeleteSearch", true},
+    RouteSpec{"GET", "/api/v1/wait", RouteId::kWait, "WaitForMessage", true},
+    RouteSpec{"GET", "/api/v1/message/{ID}", RouteId::kMessage, "Message", true},
+    RouteSpec{"GET", "/api/v1/message/{ID}/headers", RouteId::kMessageHeaders, "MessageHeaders", true},
+    RouteSpec{"GET", "/api/v1/message/{ID}/raw", RouteId::kMessageRaw, "GetMessageRaw", true},
+    RouteSpec{"GET", "/api/v1/message/{ID}/part/{PartID}", RouteId::kMessagePart, "DownloadAttachment", true},
+    RouteSpec{"GET", "/view/{File}", RouteId::kView, "ViewMessage", true},
+    RouteSpec{"GET", "/api/v1/tags", RouteId::kGetTags, "GetAllTags", true},
+    RouteSpec{"PUT", "/api/v1/tags", RouteId::kSetTags, "SetTags", true},
+    RouteSpec{"PUT", "/api/v1/tags/{Tag}", RouteId::kRenameTag, "RenameTag", true},
+    RouteSpec{"DELETE", "/api/v1/tags/{Tag}", RouteId::kDeleteTag, "DeleteTag", true},
+    RouteSpec{"POST", "/api/v1/send", RouteId::kSend, "SendMessage", true},
+    RouteSpec{"GET", "/api/events", RouteId::kEvents, "Events", true},
+    RouteSpec{"GET", "/api/v1/openapi.json", RouteId::kOpenApi, "OpenAPI", false},
+    RouteSpec{"GET", "/api/v1/projects", RouteId::kListProjects, "ListProjects", false},
+    RouteSpec{"POST", "/api/v1/projects", RouteId::kCreateProject, "CreateProject", false},
+    RouteSpec{"GET", "/api/v1/inboxes", RouteId::kListInboxes, "ListInboxes", false},
+    RouteSpec{"POST", "/api/v1/inboxes", RouteId::kCreateInbox, "CreateInbox", false},
+    RouteSpec{"GET", "/api/v1/inboxes/{Slug}", RouteId::kGetInbox, "GetInbox", false},
+    RouteSpec{"PATCH", "/api/v1/inboxes/{Slug}", RouteId::kUpdateInbox, "UpdateInbox", false},
+    RouteSpec{"DELETE", "/api/v1/inboxes/{Slug}", RouteId::kDeleteInbox, "DeleteInbox", false},
+    RouteSpec{"GET", "/api/v2/messages", RouteId::kMailHogMessages, "MailHogMessages", true},
+    RouteSpec{"GET", "/api/v2/search", RouteId::kMailHogSearch, "MailHogSearch", true},
+};
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

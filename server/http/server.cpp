@@ -1,21 +1,32 @@
 // NAME
-//   http::Server - the HTTP/1.1 listener and per-connection sessions on Boost.Beast.
+//   http::Server - the HTTP/1.1 listener and per-connection sessions on Boost.Beast, with WebSocket
+//   upgrades.
 // STANDARDS
 //   RFC 9110 (semantics: status codes, HEAD, Allow), RFC 9112 (HTTP/1.1 message syntax, persistent
-//   connections, section 9.6 tear-down: half-close then drain before closing).
+//   connections, section 9.6 tear-down: half-close then drain before closing), RFC 6455 (WebSocket:
+//   opening handshake, close codes 1008 policy violation and 1009 message too big, ping/pong).
 // SECURITY
 //   Perimeter. Every read is bounded: header bytes (431), body bytes (413), read timeout, connections
 //   (503 beyond max_connections). Malformed requests get 400. After an error reply the connection is
 //   half-closed and the unread input drained (bounded in bytes and time) so the client sees the reply
 //   instead of a reset. Response headers containing CR or LF are dropped (no header injection).
+//   WebSocket: the handshake is bounded by read_timeout_s, an incoming message by max_ws_frame_bytes
+//   (then 1009 and close), queued outgoing bytes by max_ws_queue_bytes (then 1008 and close), an idle
+//   peer by pings every ws_ping_interval_s (no answer within two intervals: closed), and a close
+//   handshake (or the flush before it) by read_timeout_s, after which the socket is closed hard. An
+//   open WebSocket counts as a connection for max_connections.
 // SHAPE
 //   Beast's example/advanced/server: an acceptor, a strand per connection, shared_from_this, do_x/on_x
-//   pairs whose first line checks the error, one write in flight, one request in flight.
+//   pairs whose first line checks the error, one write in flight, one request in flight. An accepted
+//   upgrade moves the socket from the HTTP Session to a WsSession on the same strand.
 // LIFETIME
 //   After stop() returns no handler call is running or will start (so the handler must not call stop()
 //   itself). A reply callback keeps its connection alive until it is called or destroyed, and posts to
 //   the io_context: workers holding reply callbacks must be done before the io_context is destroyed.
 //   A callback destroyed without being called answers 500; a second call is ignored.
+//   The same holds for the WebSocket hooks: stop() waits for check/opened calls in progress, closes every
+//   open WebSocket and calls `closed` for it before returning; after that no hook runs. A WsConnection
+//   handle holds its session weakly, so an application keeping it does not keep the socket.
 #include "http/server.h"
 
 #include <array>
@@ -37,7 +48,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -55,6 +70,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -68,15 +84,17 @@ constexpr std::size_t kLingerChunk = 4096;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 
 class Session;
+class WsSession;
 
 // Owns the acceptor and knows every live session. Shared by the sessions (they outlive Server when
 // they are still draining), so Server's destructor only stops it.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& io, HttpLimits limits, Handler handler)
+  Listener(net::io_context& io, HttpLimits limits, Handler handler, WsHooks ws)
       : io_(io),
         limits_(limits),
         handler_(std::move(handler)),
+        ws_(std::move(ws)),
         acceptor_(net::make_strand(io)),
         retry_timer_(acceptor_.get_executor()) {}
 
@@ -101,6 +119,22 @@ class Listener : public std::enable_shared_from_this<Listener> {
     (counted ? active_ : rejecting_) -= 1;
   }
 
+  // The outcome of WsHooks::check for an upgrade request.
+  struct Upgrade {
+    enum class Kind { accept, refuse, stopped } kind = Kind::accept;
+    Response refusal;  // for refuse
+  };
+  Upgrade check_upgrade(const Request& request);
+
+  // Registers an accepted WebSocket (counted as a connection until release()); false once stopped.
+  bool adopt(const std::shared_ptr<WsSession>& session);
+  void release(WsSession* session);
+
+  // Calls WsHooks::opened unless stopped; `opened` is set just before the hook runs. False when the
+  // server stopped or the hook threw (the connection is then closed).
+  bool ws_opened(const Request& request, const std::shared_ptr<WsConnection>& connection, bool& opened);
+  void ws_closed(const std::shared_ptr<WsConnection>& connection);
+
  private:
   void do_accept();  // requires mu_
   void on_accept(error_code ec, tcp::socket socket);
@@ -109,7 +143,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   net::io_context& io_;
   const HttpLimits limits_;
   const Handler handler_;
-  std::shared_mutex handler_mu_;  // shared: a handler call; exclusive: stop()
+  const WsHooks ws_;
+  std::shared_mutex handler_mu_;  // shared: a handler or check/opened hook call; exclusive: stop()
   std::atomic<bool> stopped_{false};
 
   std::mutex mu_;  // guards everything below; acceptor operations are serialized by it
@@ -117,6 +152,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   net::steady_timer retry_timer_;
   bool listening_ = false;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  // Open WebSockets, held strongly until they end (or stop() takes them) so that stop() reaches each
+  // one whose `closed` hook may still be due.
+  std::unordered_map<WsSession*, std::shared_ptr<WsSession>> ws_sessions_;
   int active_ = 0;     // sessions serving requests (bounded by max_connections)
   int rejecting_ = 0;  // sessions answering 503 (bounded by max_connections too)
 };
@@ -136,6 +174,203 @@ class ReplyState {
   std::shared_ptr<Session> session_;
   std::atomic<bool> replied_{false};
 };
+
+// One open WebSocket. Everything but send(), close(), shut() and notify_closed() runs on the strand.
+// States: handshake -> open -> closing (close frame pending, queue flushing) -> done; done is final and
+// reached exactly once (finish()), which closes the socket, reports `closed` and unregisters.
+class WsSession : public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket&& socket, std::shared_ptr<Listener> listener, Request request)
+      : ws_(std::move(socket)),
+        executor_(ws_.get_executor()),
+        close_timer_(executor_),
+        listener_(std::move(listener)),
+        request_(std::move(request)) {}
+
+  // Starts the handshake; on the strand.
+  void run(bhttp::request<bhttp::string_body> upgrade);
+
+  // Any thread. Ignored unless open; over the queue limit closes with 1008 instead.
+  void send(std::string text) {
+    if (!accepting_sends_.load()) return;
+    const std::size_t size = text.size();
+    if (queued_bytes_.fetch_add(size) + size > listener_->limits().max_ws_queue_bytes) {
+      return close(websocket::close_code::policy_error, /*flush=*/false);
+    }
+    net::post(executor_, [self = shared_from_this(), text = std::move(text)]() mutable {
+      self->on_send(std::move(text));
+    });
+  }
+
+  // Any thread. Starts the close handshake with `code`, after the queued frames when `flush`.
+  void close(websocket::close_code code, bool flush) {
+    if (!accepting_sends_.exchange(false)) return;
+    net::post(executor_, [self = shared_from_this(), code, flush] { self->do_close(code, flush); });
+  }
+
+  // Any thread: closes the socket now (server stopping).
+  void shut() {
+    accepting_sends_.store(false);
+    net::dispatch(executor_, [self = shared_from_this()] { self->finish(); });
+  }
+
+  // Any thread. Calls `closed` if `opened` was called and `closed` was not; returns once that call (by
+  // whichever thread makes it) has finished.
+  void notify_closed() {
+    std::lock_guard lock(notify_mu_);
+    accepting_sends_.store(false);
+    if (!opened_ || closed_notified_) return;
+    closed_notified_ = true;
+    listener_->ws_closed(handle_);
+  }
+
+ private:
+  enum class State { handshake, open, closing, done };
+
+  void on_accept(error_code ec) {
+    upgrade_ = {};
+    if (state_ == State::done) return;
+    if (ec) return finish();  // bad handshake (Beast answered it), timeout, reset or stop()
+    state_ = State::open;
+    accepting_sends_.store(true);
+    bool opened = false;
+    {
+      std::lock_guard lock(notify_mu_);
+      opened = listener_->ws_opened(request_, handle_, opened_);
+    }
+    request_ = {};  // an idle WebSocket keeps no request around
+    if (!opened) return finish();
+    do_read();
+  }
+
+  // Reads continuously so that pings, pongs and the peer's close are processed; data is dropped.
+  void do_read() {
+    ws_.async_read(read_buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t /*bytes*/) {
+    if (state_ == State::done) return;
+    if (ec) return finish();  // closed by the peer, too big (1009 sent), timeout, reset or stop()
+    read_buffer_.consume(read_buffer_.size());
+    do_read();
+  }
+
+  void on_send(std::string text) {
+    if (state_ != State::open) {
+      queued_bytes_.fetch_sub(text.size());
+      return;
+    }
+    queue_.push_back(std::move(text));
+    if (!writing_) do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.async_write(net::buffer(queue_.front()),
+                    beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t /*bytes*/) {
+    writing_ = false;
+    if (state_ == State::done) return;
+    if (ec) return finish();
+    queued_bytes_.fetch_sub(queue_.front().size());
+    queue_.pop_front();
+    if (!queue_.empty()) return do_write();
+    if (state_ == State::closing) start_close();
+  }
+
+  void do_close(websocket::close_code code, bool flush) {
+    if (state_ != State::open) return;
+    state_ = State::closing;
+    close_code_ = code;
+    if (!flush) queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
+    // One deadline for the flush and the close handshake: a peer that does not read or answer is cut.
+    close_timer_.expires_after(std::chrono::seconds(listener_->limits().read_timeout_s));
+    close_timer_.async_wait([self = shared_from_this()](error_code timer_ec) {
+      if (!timer_ec) self->finish();
+    });
+    if (!writing_) start_close();
+  }
+
+  void start_close() {
+    // Not open: the peer's close is being answered by the pending read, whose completion finishes.
+    if (!ws_.is_open()) return;
+    ws_.async_close(close_code_, beast::bind_front_handler(&WsSession::on_close, shared_from_this()));
+  }
+
+  void on_close(error_code /*ec*/) { finish(); }
+
+  void finish() {
+    if (state_ == State::done) return;
+    state_ = State::done;
+    accepting_sends_.store(false);
+    close_timer_.cancel();
+    queue_.clear();
+    auto& lowest = beast::get_lowest_layer(ws_);
+    error_code ignored;
+    lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest.close();  // pending operations complete with an error and find the state done
+    notify_closed();
+    listener_->release(this);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  const net::any_io_executor executor_;  // the connection's strand; a copy, so other threads may use it
+  net::steady_timer close_timer_;
+  std::shared_ptr<Listener> listener_;
+  Request request_;                             // the upgrade request, for `opened`
+  bhttp::request<bhttp::string_body> upgrade_;  // the same, as Beast's handshake reads it
+  std::shared_ptr<WsConnection> handle_;        // what the hooks see
+  beast::flat_buffer read_buffer_;
+  std::deque<std::string> queue_;  // outgoing frames; the front is in flight while writing_
+  bool writing_ = false;
+  State state_ = State::handshake;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  std::atomic<bool> accepting_sends_{false};  // open and no close requested
+  std::atomic<std::size_t> queued_bytes_{0};  // accepted by send() and not yet written
+  std::mutex notify_mu_;                      // serializes the opened/closed hook calls of this session
+  bool opened_ = false;                       // guarded by notify_mu_
+  bool closed_notified_ = false;              // guarded by notify_mu_
+};
+
+// The application's handle: holds the session weakly, so it is a no-op once the session has ended.
+class WsHandle final : public WsConnection {
+ public:
+  explicit WsHandle(std::weak_ptr<WsSession> session) : session_(std::move(session)) {}
+  void send(std::string text) override {
+    if (auto session = session_.lock()) session->send(std::move(text));
+  }
+  void close() override {
+    if (auto session = session_.lock()) session->close(websocket::close_code::normal, /*flush=*/true);
+  }
+
+ private:
+  const std::weak_ptr<WsSession> session_;
+};
+
+void WsSession::run(bhttp::request<bhttp::string_body> upgrade) {
+  const HttpLimits& limits = listener_->limits();
+  beast::get_lowest_layer(ws_).expires_never();  // the websocket stream has its own timeouts
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = std::chrono::seconds(limits.read_timeout_s);
+  if (limits.ws_ping_interval_s > 0) {
+    // Beast pings after half the idle timeout and closes when the second half passes in silence too.
+    timeouts.idle_timeout = std::chrono::seconds(2 * static_cast<int64_t>(limits.ws_ping_interval_s));
+    timeouts.keep_alive_pings = true;
+  } else {
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+  }
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(bhttp::field::server, kServerName); }));
+  ws_.read_message_max(limits.max_ws_frame_bytes);
+  ws_.text(true);
+  handle_ = std::make_shared<WsHandle>(weak_from_this());
+  upgrade_ = std::move(upgrade);
+  ws_.async_accept(upgrade_, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -218,6 +453,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // No I/O is pending while the handler works; the next read or write sets its own deadline.
     stream_.expires_never();
+    if (websocket::is_upgrade(message)) return upgrade(std::move(message), std::move(request));
     auto state = std::make_shared<ReplyState>(shared_from_this());
     try {
       if (!listener_->invoke(std::move(request), [state](Response r) { state->deliver(std::move(r)); })) {
@@ -228,6 +464,16 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (...) {
       state->deliver(error_response(500, "internal error", "internal"));
     }
+  }
+
+  // A WebSocket upgrade: refused with a normal response, or handed over to a WsSession.
+  void upgrade(bhttp::request<bhttp::string_body> message, Request request) {
+    Listener::Upgrade decision = listener_->check_upgrade(request);
+    if (decision.kind == Listener::Upgrade::Kind::stopped) return stream_.close();
+    if (decision.kind == Listener::Upgrade::Kind::refuse) return send(std::move(decision.refusal), false);
+    auto ws = std::make_shared<WsSession>(stream_.release_socket(), listener_, std::move(request));
+    if (!listener_->adopt(ws)) return;  // stopped meanwhile: the socket closes with `ws`
+    ws->run(std::move(message));
   }
 
   void on_reply(Response response) {
@@ -378,23 +624,90 @@ core::Result<uint16_t> Listener::listen(const std::string& host, uint16_t port) 
   return bound.port();
 }
 
+Listener::Upgrade Listener::check_upgrade(const Request& request) {
+  std::shared_lock lock(handler_mu_);
+  if (stopped_.load()) return {Upgrade::Kind::stopped, {}};
+  if (!ws_.check) {
+    const std::string path = request.target.substr(0, request.target.find('?'));
+    return {Upgrade::Kind::refuse,
+            error_response(404, "no such route: " + request.method + " " + path, "not_found")};
+  }
+  try {
+    std::optional<Response> refusal = ws_.check(request);
+    if (refusal) return {Upgrade::Kind::refuse, std::move(*refusal)};
+    return {Upgrade::Kind::accept, {}};
+  } catch (const std::exception& e) {
+    return {Upgrade::Kind::refuse,
+            error_response(500, std::string("internal error: ") + e.what(), "internal")};
+  } catch (...) {
+    return {Upgrade::Kind::refuse, error_response(500, "internal error", "internal")};
+  }
+}
+
+bool Listener::adopt(const std::shared_ptr<WsSession>& session) {
+  std::lock_guard lock(mu_);
+  if (stopped_.load()) return false;
+  ws_sessions_.emplace(session.get(), session);
+  ++active_;
+  return true;
+}
+
+void Listener::release(WsSession* session) {
+  std::shared_ptr<WsSession> doomed;  // released outside mu_
+  std::lock_guard lock(mu_);
+  auto it = ws_sessions_.find(session);
+  if (it == ws_sessions_.end()) return;  // taken by stop()
+  doomed = std::move(it->second);
+  ws_sessions_.erase(it);
+  --active_;
+}
+
+bool Listener::ws_opened(const Request& request, const std::shared_ptr<WsConnection>& connection,
+                         bool& opened) {
+  std::shared_lock lock(handler_mu_);
+  if (stopped_.load()) return false;
+  opened = true;
+  try {
+    if (ws_.opened) ws_.opened(request, connection);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+void Listener::ws_closed(const std::shared_ptr<WsConnection>& connection) {
+  try {
+    if (ws_.closed) ws_.closed(connection);
+  } catch (...) {
+    // Nothing left to tell: the connection is gone either way.
+  }
+}
+
 void Listener::stop() {
   {
-    // Waits for handler calls in progress; none starts afterwards.
+    // Waits for handler and check/opened calls in progress; none starts afterwards.
     std::unique_lock handler_lock(handler_mu_);
     stopped_.store(true);
   }
   // Closes are queued on the sessions' strands before the acceptor closes, so that an io_context
   // running out of work (its last operation being the accept) still runs them.
   std::vector<std::shared_ptr<Session>> open;
+  std::unordered_map<WsSession*, std::shared_ptr<WsSession>> open_ws;
   {
     std::lock_guard lock(mu_);
     for (const auto& [ptr, weak] : sessions_) {
       if (auto session = weak.lock()) open.push_back(std::move(session));
     }
+    open_ws.swap(ws_sessions_);  // also breaks the listener <-> session cycle for an abandoned io_context
+    active_ -= static_cast<int>(open_ws.size());
   }
   for (const auto& session : open) session->shut();
+  for (const auto& [ptr, session] : open_ws) {
+    session->shut();
+    session->notify_closed();  // here, so that no `closed` call runs after stop() returns
+  }
   open.clear();  // a session released here unregisters under mu_, so not while holding it
+  open_ws.clear();
   std::lock_guard lock(mu_);
   error_code ignored;
   acceptor_.close(ignored);
@@ -449,8 +762,9 @@ struct Server::Impl {
   std::shared_ptr<Listener> listener;
 };
 
-Server::Server(boost::asio::io_context& io, HttpLimits limits, Handler handler)
-    : impl_(std::make_shared<Impl>(Impl{std::make_shared<Listener>(io, limits, std::move(handler))})) {}
+Server::Server(boost::asio::io_context& io, HttpLimits limits, Handler handler, WsHooks ws)
+    : impl_(std::make_shared<Impl>(
+          Impl{std::make_shared<Listener>(io, limits, std::move(handler), std::move(ws))})) {}
 
 Server::~Server() { impl_->listener->stop(); }
 

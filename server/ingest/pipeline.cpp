@@ -2,6 +2,8 @@
 
 #include "store/thread_store.h"
 
+#include <memory>
+
 namespace mailjar::ingest {
 
 Pipeline::Pipeline(PipelineOptions options, core::WorkerPool& workers, store::BatchWriter& writer)
@@ -57,6 +59,18 @@ void Pipeline::submit(core::Envelope envelope, std::string raw,
     m.envelope = std::move(envelope);
     m.raw = std::move(raw);
     std::string id = m.id;
+    std::shared_ptr<store::MessageRow> row;
+    if (options_.on_stored) {
+      row = std::make_shared<store::MessageRow>();
+      row->id = m.id;
+      row->inbox_id = m.inbox_id;
+      row->received_ms = m.received_ms;
+      row->size = static_cast<int64_t>(m.raw.size());
+      row->auth_user = m.envelope.auth_user;
+      std::string text = std::move(m.summary.text_for_index);  // not copied: the row never shows it
+      row->summary = m.summary;
+      m.summary.text_for_index = std::move(text);
+    }
     // Encode the columns here, on the worker, so that the single writer thread only binds and commits.
     auto prepared = store::prepare_message(std::move(m));
     if (!prepared.ok()) {
@@ -64,8 +78,15 @@ void Pipeline::submit(core::Envelope envelope, std::string raw,
       return;
     }
     writer_.submit(std::move(prepared).value(),
-                   [id = std::move(id), done = std::move(done)](const core::Result<void>& r) {
+                   [on_stored = row ? options_.on_stored : nullptr, row = std::move(row), id = std::move(id),
+                    done = std::move(done)](const core::Result<int64_t>& r) {
+                     // Runs on the writer's thread, possibly while the writer drains after this pipeline
+                     // is gone: it must not touch `this`.
                      if (r.ok()) {
+                       if (row) {
+                         row->seq = r.value();
+                         on_stored(*row);
+                       }
                        done(id);
                      } else {
                        done(r.error());

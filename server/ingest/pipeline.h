@@ -30,6 +30,9 @@ struct PipelineOptions {
   store::StoreOptions store;        // where worker threads open their read connections
   mime::MimeLimits mime;
   std::size_t max_pending = 20000;  // messages parsed but not yet committed; beyond it: "busy"
+  // Called once per stored message, after its commit and before its `done`, on the writer's (or sync)
+  // thread: must not block. The row is what the list API would read back (read = false).
+  std::function<void(const store::MessageRow&)> on_stored;
 };
 
 class Pipeline {

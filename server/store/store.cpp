@@ -15,6 +15,7 @@
 //   Values are always bound, never spliced into SQL. Credentials come from OpenSSL's CSPRNG.
 #include "store/store.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@
 #include <random>
 #include <string_view>
 #include <utility>
+#include <variant>
+#include <optional>
 
 #include "core/id.h"
 #include "store/index_internal.h"
@@ -72,16 +75,23 @@ enum Stmt : int {
   kRawGet,
   kEnvelopeGet,
   kSearch,
+  kTagInsert,
+  kMaxSeq,
+  kSeqOf,
+  kTagList,
   kStmtCount
 };
 
 #define MAILJAR_INBOX_COLUMNS                                                                          \
-  "SELECT i.id, i.project_id, p.name, i.name, i.slug, i.smtp_username, i.smtp_password, i.created_ms " \
+  "SELECT i.id, i.project_id, p.name, i.name, i.slug, i.smtp_username, i.smtp_password, i.created_ms, "  \
+  "i.max_messages, i.max_age_ms, i.max_bytes " \
   "FROM inboxes i JOIN projects p ON p.id = i.project_id "
-#define MAILJAR_ROW_COLUMNS                                                                              \
-  "SELECT id, inbox_id, received_ms, size, read, from_json, to_json, cc_json, bcc_json, reply_to_json, " \
-  "subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error, "                \
-  "envelope ->> '$.auth_user' FROM messages "
+// The columns read_row() reads, in its order, from "messages m".
+#define MAILJAR_ROW_SELECT                                                                                    \
+  "SELECT m.id, m.inbox_id, m.received_ms, m.size, m.read, m.from_json, m.to_json, m.cc_json, m.bcc_json, "   \
+  "m.reply_to_json, m.subject, m.date, m.message_id, m.attachments, m.snippet, m.tags_json, m.parse_failed, " \
+  "m.parse_error, m.envelope ->> '$.auth_user', m.seq, m.inlines "
+#define MAILJAR_ROW_COLUMNS MAILJAR_ROW_SELECT "FROM messages m "
 
 constexpr std::array<const char*, kStmtCount> kSql = {
     "BEGIN IMMEDIATE",
@@ -99,23 +109,30 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "SELECT 1 FROM inboxes WHERE slug = ?1",
     "SELECT 1 FROM inboxes WHERE smtp_username = ?1",
     "INSERT INTO messages (id, inbox_id, received_ms, size, envelope, from_json, to_json, cc_json, bcc_json, "
-    "reply_to_json, subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    "reply_to_json, subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error, "
+    "inlines) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     "INSERT INTO message_raw (seq, raw_size, compression, data, index_data) VALUES (?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO messages_fts (rowid, subject, \"from\", \"to\", cc, bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, "
     "?6, ?7)",
     "SELECT total, unread FROM inbox_counters WHERE inbox_id = ?1",
-    MAILJAR_ROW_COLUMNS "WHERE inbox_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    MAILJAR_ROW_COLUMNS "WHERE inbox_id = ?1 AND id = ?2",
+    MAILJAR_ROW_COLUMNS "WHERE m.inbox_id = ?1 ORDER BY m.id DESC LIMIT ?2 OFFSET ?3",
+    MAILJAR_ROW_COLUMNS "WHERE m.inbox_id = ?1 AND m.id = ?2",
     "SELECT r.raw_size, r.compression, r.data FROM messages m JOIN message_raw r ON r.seq = m.seq "
     "WHERE m.inbox_id = ?1 AND m.id = ?2",
     "SELECT envelope FROM messages WHERE inbox_id = ?1 AND id = ?2",
     "SELECT m.id FROM messages_fts f JOIN messages m ON m.seq = f.rowid "
     "WHERE messages_fts MATCH ?2 AND m.inbox_id = ?1 ORDER BY f.rowid DESC LIMIT ?3",
+    "INSERT OR IGNORE INTO message_tags (tag, seq) VALUES (?1, ?2)",
+    "SELECT coalesce(max(seq), 0) FROM messages",
+    "SELECT seq FROM messages WHERE inbox_id = ?1 AND id = ?2",
+    "SELECT DISTINCT t.tag FROM message_tags t CROSS JOIN messages m ON m.seq = t.seq WHERE m.inbox_id = ?1 "
+    "ORDER BY t.tag COLLATE NOCASE",
 };
 
 #undef MAILJAR_INBOX_COLUMNS
 #undef MAILJAR_ROW_COLUMNS
+constexpr const char* kRowSelect = MAILJAR_ROW_SELECT;
+#undef MAILJAR_ROW_SELECT
 
 // Maps an SQLite result code to the module's error codes.
 Error db_error(sqlite3* db, int rc, std::string_view what) {
@@ -431,6 +448,9 @@ Inbox read_inbox(sqlite3_stmt* s) {
   in.smtp_username = column_text(s, 5);
   in.smtp_password = column_text(s, 6);
   in.created_ms = sqlite3_column_int64(s, 7);
+  in.max_messages = sqlite3_column_int64(s, 8);
+  in.max_age_ms = sqlite3_column_int64(s, 9);
+  in.max_bytes = sqlite3_column_int64(s, 10);
   return in;
 }
 
@@ -456,6 +476,8 @@ MessageRow read_row(sqlite3_stmt* s) {
   m.parse_failed = sqlite3_column_int(s, 16) != 0;
   m.parse_error = column_text(s, 17);
   row.auth_user = column_text(s, 18);
+  row.seq = sqlite3_column_int64(s, 19);
+  m.inlines = sqlite3_column_int(s, 20);
   return row;
 }
 
@@ -863,6 +885,7 @@ struct Store::Impl {
       bind_text(*s, 16, p.tags_json);
       sqlite3_bind_int(*s, 17, sum.parse_failed ? 1 : 0);
       bind_text(*s, 18, sum.parse_error);
+      sqlite3_bind_int(*s, 19, sum.inlines);
       const int rc = sqlite3_step(*s);
       if (rc != SQLITE_DONE) {
         Error e = db_error(db, rc, "insert message " + m.id);
@@ -882,6 +905,16 @@ struct Store::Impl {
       sqlite3_bind_blob64(*s, 5, p.index_data.data(), p.index_data.size(), SQLITE_STATIC);
       const int rc = sqlite3_step(*s);
       if (rc != SQLITE_DONE) return db_error(db, rc, "insert raw " + m.id);
+    }
+    for (const std::string& tag : sum.tags) {
+      if (tag.empty()) continue;
+      auto s = stmt(kTagInsert);
+      if (!s) return s.error();
+      Use use(*s);
+      bind_text(*s, 1, tag);
+      sqlite3_bind_int64(*s, 2, seq);
+      const int rc = sqlite3_step(*s);
+      if (rc != SQLITE_DONE) return db_error(db, rc, "insert tags of " + m.id);
     }
     return seq;
   }
@@ -1116,7 +1149,8 @@ Result<void> Store::insert_messages(const std::vector<const NewMessage*>& batch)
   return impl_->insert_batch(batch, pointers);
 }
 
-Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& batch) {
+Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& batch, std::vector<int64_t>* seqs) {
+  if (seqs) seqs->clear();
   if (batch.empty()) return {};
   std::vector<const NewMessage*>& messages = impl_->batch_messages;
   messages.clear();
@@ -1124,7 +1158,9 @@ Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& b
     if (!p) return core::make_error("invalid", "null message in batch");
     messages.push_back(&p->message);
   }
-  return impl_->insert_batch(messages, batch);
+  auto r = impl_->insert_batch(messages, batch);
+  if (r && seqs) *seqs = impl_->seqs;
+  return r;
 }
 
 Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_t limit) {
@@ -1245,6 +1281,513 @@ Result<int64_t> Store::count_messages(int64_t inbox_id) {
     return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
   if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages");
   return sqlite3_column_int64(*s, 0);
+}
+
+// ---- the API's queries and changes --------------------------------------------------------------
+
+namespace {
+
+// A statement built for one call (dynamic SQL from a compiled query), finalized when the scope ends.
+class Dynamic {
+ public:
+  Dynamic() = default;
+  ~Dynamic() { sqlite3_finalize(s_); }
+  Dynamic(const Dynamic&) = delete;
+  Dynamic& operator=(const Dynamic&) = delete;
+
+  Result<void> prepare(sqlite3* db, const std::string& sql) {
+    const int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &s_, nullptr);
+    if (rc != SQLITE_OK) return db_error(db, rc, "prepare query");
+    next_ = 1;
+    return {};
+  }
+  void bind(int64_t v) { sqlite3_bind_int64(s_, next_++, v); }
+  void bind(const std::string& v) { sqlite3_bind_text64(s_, next_++, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8); }
+  void bind(const std::vector<SqlValue>& values) {
+    for (const SqlValue& v : values) std::visit([&](const auto& x) { bind(x); }, v);
+  }
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  int next_ = 1;
+};
+
+// Maps a failed step of a query statement: FTS5 syntax errors cannot come from compiled queries, so any
+// error here is the database's.
+Error query_error(sqlite3* db, int rc, std::string_view what) { return db_error(db, rc, what); }
+
+// "FROM ... WHERE ..." selecting the inbox's messages that match `q`, with alias m; binds in order:
+// [fts_match], inbox_id, q.params.
+std::string match_from(const CompiledQuery& q) {
+  std::string sql;
+  if (!q.fts_match.empty()) {
+    // CROSS JOIN keeps the full-text index as the outer loop (one MATCH, rows in rowid order); with a
+    // plain JOIN the planner may walk the inbox and re-run the MATCH for every message.
+    sql = "FROM messages_fts f CROSS JOIN messages m ON m.seq = f.rowid WHERE messages_fts MATCH ? AND "
+          "m.inbox_id = ?";
+  } else {
+    sql = "FROM messages m WHERE m.inbox_id = ?";
+  }
+  sql += " AND (" + (q.where.empty() ? std::string("1") : q.where) + ")";
+  return sql;
+}
+
+void bind_match(Dynamic& d, const CompiledQuery& q, int64_t inbox_id) {
+  if (!q.fts_match.empty()) d.bind(q.fts_match);
+  d.bind(inbox_id);
+  d.bind(q.params);
+}
+
+// Collects column 0 (text) of every row.
+Result<std::vector<std::string>> collect_ids(sqlite3* db, Dynamic& d, std::string_view what) {
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = sqlite3_step(d.get())) == SQLITE_ROW) ids.push_back(column_text(d.get(), 0));
+  if (rc != SQLITE_DONE) return query_error(db, rc, what);
+  return ids;
+}
+
+// "?, ?, ?" for n values.
+std::string placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
+// IDs are bound in chunks so that a request with many IDs stays under SQLite's variable limit.
+constexpr std::size_t kIdChunk = 500;
+
+}  // namespace
+
+Result<SearchPage> Store::search(int64_t inbox_id, const CompiledQuery& query, int64_t start, int64_t limit) {
+  SearchPage page;
+  {
+    auto s = impl_->stmt(kCounters);
+    if (!s) return s.error();
+    Use use(*s);
+    sqlite3_bind_int64(*s, 1, inbox_id);
+    const int rc = sqlite3_step(*s);
+    if (rc == SQLITE_DONE)
+      return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
+    if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages");
+    page.total = sqlite3_column_int64(*s, 0);
+    page.unread = sqlite3_column_int64(*s, 1);
+  }
+  const std::string from = match_from(query);
+  {
+    Dynamic d;
+    if (auto r = d.prepare(impl_->db, "SELECT count(*), coalesce(sum(m.read = 0), 0) " + from); !r) return r.error();
+    bind_match(d, query, inbox_id);
+    const int rc = sqlite3_step(d.get());
+    if (rc != SQLITE_ROW) return query_error(impl_->db, rc, "count matches");
+    page.matched = sqlite3_column_int64(d.get(), 0);
+    page.matched_unread = sqlite3_column_int64(d.get(), 1);
+  }
+  if (limit <= 0 || start >= page.matched) return page;
+  Dynamic d;
+  const std::string order = query.fts_match.empty() ? " ORDER BY m.id DESC" : " ORDER BY f.rowid DESC";
+  if (auto r = d.prepare(impl_->db, std::string(kRowSelect) + from + order + " LIMIT ? OFFSET ?"); !r) return r.error();
+  bind_match(d, query, inbox_id);
+  d.bind(limit);
+  d.bind(start < 0 ? int64_t{0} : start);
+  int rc;
+  while ((rc = sqlite3_step(d.get())) == SQLITE_ROW) page.messages.push_back(read_row(d.get()));
+  if (rc != SQLITE_DONE) return query_error(impl_->db, rc, "search");
+  return page;
+}
+
+Result<std::optional<MessageRow>> Store::first_match(int64_t inbox_id, const CompiledQuery& query, int64_t after_seq,
+                                                     int64_t min_received_ms) {
+  // Walks the few messages after `after_seq` in storage order; the full-text part is checked per row
+  // (MATCH with a rowid constraint), so a common word does not expand its whole doclist.
+  std::string sql = std::string(kRowSelect) + "FROM messages m WHERE m.inbox_id = ? AND m.seq > ? AND m.received_ms >= ?";
+  if (!query.fts_match.empty()) {
+    sql += " AND EXISTS (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? AND rowid = m.seq)";
+  }
+  sql += " AND (" + (query.where.empty() ? std::string("1") : query.where) + ") ORDER BY m.seq LIMIT 1";
+  Dynamic d;
+  if (auto r = d.prepare(impl_->db, sql); !r) return r.error();
+  d.bind(inbox_id);
+  d.bind(after_seq);
+  d.bind(min_received_ms);
+  if (!query.fts_match.empty()) d.bind(query.fts_match);
+  d.bind(query.params);
+  const int rc = sqlite3_step(d.get());
+  if (rc == SQLITE_DONE) return std::optional<MessageRow>();
+  if (rc != SQLITE_ROW) return query_error(impl_->db, rc, "wait query");
+  return std::optional<MessageRow>(read_row(d.get()));
+}
+
+Result<int64_t> Store::max_seq() {
+  auto s = impl_->stmt(kMaxSeq);
+  if (!s) return s.error();
+  Use use(*s);
+  const int rc = sqlite3_step(*s);
+  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "max seq");
+  return sqlite3_column_int64(*s, 0);
+}
+
+Result<std::optional<int64_t>> Store::seq_of(int64_t inbox_id, const std::string& id) {
+  return find_one<int64_t>(impl_->db, impl_->stmt(kSeqOf), inbox_id, id, "find message",
+                           [](sqlite3_stmt* s) { return Result<int64_t>(sqlite3_column_int64(s, 0)); });
+}
+
+Result<std::vector<std::string>> Store::list_tags(int64_t inbox_id) {
+  auto s = impl_->stmt(kTagList);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, inbox_id);
+  std::vector<std::string> tags;
+  int rc;
+  while ((rc = sqlite3_step(*s)) == SQLITE_ROW) tags.push_back(column_text(*s, 0));
+  if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "list tags");
+  return tags;
+}
+
+namespace {
+
+// Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on failure) on `db`.
+template <typename T, typename Body>
+Result<T> in_transaction(sqlite3* db, Body body) {
+  if (const int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr); rc != SQLITE_OK)
+    return db_error(db, rc, "begin");
+  Result<T> out = body();
+  if (out.ok()) {
+    if (const int rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      out = db_error(db, rc, "commit");
+    }
+  }
+  if (!out.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return out;
+}
+
+// Runs `sql_prefix + "(?, ?, ...)" + sql_suffix` for each chunk of `ids` (bound after `before`, then the
+// chunk) and collects column 0 of the rows (statements with RETURNING id).
+Result<std::vector<std::string>> for_id_chunks(sqlite3* db, const std::string& sql_prefix, const std::string& sql_suffix,
+                                               const std::vector<SqlValue>& before, const std::vector<std::string>& ids,
+                                               std::string_view what) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < ids.size(); i += kIdChunk) {
+    const std::size_t n = std::min(kIdChunk, ids.size() - i);
+    Dynamic d;
+    if (auto r = d.prepare(db, sql_prefix + "(" + placeholders(n) + ")" + sql_suffix); !r) return r.error();
+    d.bind(before);
+    for (std::size_t k = 0; k < n; ++k) d.bind(ids[i + k]);
+    auto got = collect_ids(db, d, what);
+    if (!got) return got.error();
+    out.insert(out.end(), got->begin(), got->end());
+  }
+  return out;
+}
+
+// Rewrites tags_json of the given messages from their message_tags rows.
+Result<void> refresh_tags_json(sqlite3* db, const std::vector<std::string>& ids, int64_t inbox_id) {
+  auto r = for_id_chunks(db,
+                         "UPDATE messages AS m SET tags_json = (SELECT coalesce(json_group_array(tag), '[]') FROM "
+                         "(SELECT tag FROM message_tags t WHERE t.seq = m.seq ORDER BY tag COLLATE NOCASE)) "
+                         "WHERE m.inbox_id = ? AND m.id IN ",
+                         "", {SqlValue(inbox_id)}, ids, "update tags");
+  if (!r) return r.error();
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Store::set_read(int64_t inbox_id, const std::vector<std::string>& ids, bool read) {
+  return in_transaction<std::vector<std::string>>(impl_->db, [&] {
+    return for_id_chunks(impl_->db, "UPDATE messages SET read = ? WHERE inbox_id = ? AND read != ? AND id IN ",
+                         " RETURNING id", {SqlValue(int64_t{read}), SqlValue(inbox_id), SqlValue(int64_t{read})}, ids,
+                         "set read status");
+  });
+}
+
+Result<std::vector<std::string>> Store::set_read_all(int64_t inbox_id, bool read) {
+  return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    Dynamic d;
+    if (auto r = d.prepare(impl_->db, "UPDATE messages SET read = ? WHERE inbox_id = ? AND read != ? RETURNING id"); !r)
+      return r.error();
+    d.bind(int64_t{read});
+    d.bind(inbox_id);
+    d.bind(int64_t{read});
+    return collect_ids(impl_->db, d, "set read status");
+  });
+}
+
+Result<std::vector<std::string>> Store::set_read_matching(int64_t inbox_id, const CompiledQuery& query, bool read) {
+  return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    Dynamic d;
+    const std::string sql = "UPDATE messages SET read = ? WHERE read != ? AND seq IN (SELECT m.seq " +
+                            match_from(query) + ") RETURNING id";
+    if (auto r = d.prepare(impl_->db, sql); !r) return r.error();
+    d.bind(int64_t{read});
+    d.bind(int64_t{read});
+    bind_match(d, query, inbox_id);
+    return collect_ids(impl_->db, d, "set read status");
+  });
+}
+
+Result<std::vector<std::string>> Store::delete_messages(int64_t inbox_id, const std::vector<std::string>& ids) {
+  return in_transaction<std::vector<std::string>>(impl_->db, [&] {
+    return for_id_chunks(impl_->db, "DELETE FROM messages WHERE inbox_id = ? AND id IN ", " RETURNING id",
+                         {SqlValue(inbox_id)}, ids, "delete messages");
+  });
+}
+
+Result<int64_t> Store::delete_all(int64_t inbox_id) {
+  return in_transaction<int64_t>(impl_->db, [&]() -> Result<int64_t> {
+    Dynamic d;
+    if (auto r = d.prepare(impl_->db, "DELETE FROM messages WHERE inbox_id = ?"); !r) return r.error();
+    d.bind(inbox_id);
+    const int rc = sqlite3_step(d.get());
+    if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "delete all messages");
+    return static_cast<int64_t>(sqlite3_changes64(impl_->db));
+  });
+}
+
+Result<std::vector<std::string>> Store::delete_matching(int64_t inbox_id, const CompiledQuery& query) {
+  return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    Dynamic d;
+    if (auto r = d.prepare(impl_->db, "DELETE FROM messages WHERE seq IN (SELECT m.seq " + match_from(query) +
+                                          ") RETURNING id");
+        !r)
+      return r.error();
+    bind_match(d, query, inbox_id);
+    return collect_ids(impl_->db, d, "delete messages");
+  });
+}
+
+Result<std::vector<std::string>> Store::set_tags(int64_t inbox_id, const std::vector<std::string>& ids,
+                                                 const std::vector<std::string>& tags) {
+  return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    auto cleared = for_id_chunks(impl_->db,
+                                 "DELETE FROM message_tags WHERE seq IN (SELECT seq FROM messages WHERE inbox_id = ? "
+                                 "AND id IN ",
+                                 ")", {SqlValue(inbox_id)}, ids, "clear tags");
+    if (!cleared) return cleared.error();
+    for (const std::string& tag : tags) {
+      if (tag.empty()) continue;
+      auto added = for_id_chunks(impl_->db,
+                                 "INSERT OR IGNORE INTO message_tags (tag, seq) SELECT ?, seq FROM messages WHERE inbox_id = ? AND id IN ",
+                                 "", {SqlValue(tag), SqlValue(inbox_id)}, ids, "add tags");
+      if (!added) return added.error();
+    }
+    if (auto r = refresh_tags_json(impl_->db, ids, inbox_id); !r) return r.error();
+    // The IDs that exist in the inbox, in request order.
+    return for_id_chunks(impl_->db, "SELECT id FROM messages WHERE inbox_id = ? AND id IN ", "",
+                         {SqlValue(inbox_id)}, ids, "find messages");
+  });
+}
+
+Result<std::vector<std::string>> Store::rename_tag(int64_t inbox_id, const std::string& from, const std::string& to) {
+  return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    Dynamic d;
+    if (auto r = d.prepare(impl_->db,
+                           "SELECT m.id FROM message_tags t CROSS JOIN messages m ON m.seq = t.seq WHERE t.tag = ? AND "
+                           "m.inbox_id = ?");
+        !r)
+      return r.error();
+    d.bind(from);
+    d.bind(inbox_id);
+    auto ids = collect_ids(impl_->db, d, "find tagged messages");
+    if (!ids || ids->empty()) return ids;
+    if (auto r = for_id_chunks(impl_->db,
+                               "DELETE FROM message_tags WHERE tag = ? AND seq IN (SELECT seq FROM messages WHERE "
+                               "inbox_id = ? AND id IN ",
+                               ")", {SqlValue(from), SqlValue(inbox_id)}, *ids, "remove tag");
+        !r)
+      return r.error();
+    if (!to.empty()) {
+      if (auto r = for_id_chunks(impl_->db,
+                                 "INSERT OR IGNORE INTO message_tags (tag, seq) SELECT ?, seq FROM messages WHERE "
+                                 "inbox_id = ? AND id IN ",
+                                 "", {SqlValue(to), SqlValue(inbox_id)}, *ids, "add tag");
+          !r)
+        return r.error();
+    }
+    if (auto r = refresh_tags_json(impl_->db, *ids, inbox_id); !r) return r.error();
+    return ids;
+  });
+}
+
+Result<std::vector<std::string>> Store::delete_tag(int64_t inbox_id, const std::string& tag) {
+  return rename_tag(inbox_id, tag, "");
+}
+
+// ---- management: inboxes, retention, tokens ---------------------------------------------------------
+
+Result<Inbox> Store::update_inbox(const std::string& slug, const InboxUpdate& update) {
+  return in_transaction<Inbox>(impl_->db, [&]() -> Result<Inbox> {
+    auto found = impl_->inbox_where(kInboxBySlug, slug);
+    if (!found) return found.error();
+    if (!found->has_value()) return core::make_error("not_found", "inbox '" + slug + "' does not exist");
+    Inbox in = std::move(**found);
+    if (update.name) {
+      if (update.name->empty()) return core::make_error("invalid", "inbox name is empty");
+      in.name = *update.name;
+    }
+    for (const auto& [value, field] : {std::pair{update.max_messages, &in.max_messages},
+                                       std::pair{update.max_age_ms, &in.max_age_ms},
+                                       std::pair{update.max_bytes, &in.max_bytes}}) {
+      if (!value) continue;
+      if (*value < 0) return core::make_error("invalid", "retention limits must be 0 (none) or positive");
+      *field = *value;
+    }
+    if (update.rotate_credentials) {
+      do {
+        in.smtp_username = make_username();
+        auto taken = impl_->exists(kUsernameExists, in.smtp_username);
+        if (!taken) return taken.error();
+        if (!*taken) break;
+      } while (true);
+      in.smtp_password = make_password();
+    }
+    Dynamic d;
+    if (auto r = d.prepare(impl_->db,
+                           "UPDATE inboxes SET name = ?, smtp_username = ?, smtp_password = ?, max_messages = ?, "
+                           "max_age_ms = ?, max_bytes = ? WHERE id = ?");
+        !r)
+      return r.error();
+    d.bind(in.name);
+    d.bind(in.smtp_username);
+    d.bind(in.smtp_password);
+    d.bind(in.max_messages);
+    d.bind(in.max_age_ms);
+    d.bind(in.max_bytes);
+    d.bind(in.id);
+    const int rc = sqlite3_step(d.get());
+    if (rc != SQLITE_DONE) {
+      Error e = db_error(impl_->db, rc, "update inbox");
+      if (e.code == "conflict") e.message = "an inbox named '" + in.name + "' already exists in this project";
+      return e;
+    }
+    return in;
+  });
+}
+
+Result<bool> Store::delete_inbox(const std::string& slug) {
+  if (slug == kDefaultName) return core::make_error("invalid", "the default inbox cannot be deleted");
+  return in_transaction<bool>(impl_->db, [&]() -> Result<bool> {
+    auto found = impl_->inbox_where(kInboxBySlug, slug);
+    if (!found) return found.error();
+    if (!found->has_value()) return false;
+    for (const char* sql : {"DELETE FROM messages WHERE inbox_id = ?", "DELETE FROM inboxes WHERE id = ?"}) {
+      Dynamic d;
+      if (auto r = d.prepare(impl_->db, sql); !r) return r.error();
+      d.bind((*found)->id);
+      const int rc = sqlite3_step(d.get());
+      if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "delete inbox");
+    }
+    return true;
+  });
+}
+
+Result<std::vector<std::string>> Store::prune(const Inbox& inbox, int64_t now_ms) {
+  if (inbox.max_messages <= 0 && inbox.max_age_ms <= 0 && inbox.max_bytes <= 0) return std::vector<std::string>();
+  return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    std::vector<std::string> deleted;
+    const auto run_delete = [&](const std::string& sql, const std::vector<SqlValue>& values) -> Result<void> {
+      Dynamic d;
+      if (auto r = d.prepare(impl_->db, sql); !r) return r.error();
+      d.bind(values);
+      auto ids = collect_ids(impl_->db, d, "prune");
+      if (!ids) return ids.error();
+      deleted.insert(deleted.end(), ids->begin(), ids->end());
+      return {};
+    };
+    if (inbox.max_age_ms > 0) {
+      if (auto r = run_delete("DELETE FROM messages WHERE inbox_id = ? AND received_ms < ? RETURNING id",
+                              {SqlValue(inbox.id), SqlValue(now_ms - inbox.max_age_ms)});
+          !r)
+        return r.error();
+    }
+    if (inbox.max_messages > 0) {
+      // Everything after the newest max_messages, oldest first.
+      if (auto r = run_delete("DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE inbox_id = ? "
+                              "ORDER BY id DESC LIMIT -1 OFFSET ?) RETURNING id",
+                              {SqlValue(inbox.id), SqlValue(inbox.max_messages)});
+          !r)
+        return r.error();
+    }
+    if (inbox.max_bytes > 0) {
+      // The oldest messages whose removal brings the inbox's total size within the limit: those whose
+      // running total counted from the newest exceeds it.
+      if (auto r = run_delete("DELETE FROM messages WHERE seq IN (SELECT seq FROM (SELECT seq, sum(size) OVER "
+                              "(ORDER BY id DESC) AS running FROM messages WHERE inbox_id = ?) WHERE running > ?) "
+                              "RETURNING id",
+                              {SqlValue(inbox.id), SqlValue(inbox.max_bytes)});
+          !r)
+        return r.error();
+    }
+    return deleted;
+  });
+}
+
+namespace {
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> Store::create_token(const std::optional<std::string>& project_name, const std::string& name) {
+  std::optional<int64_t> project;
+  if (project_name) {
+    auto pid = impl_->project_id(*project_name);
+    if (!pid) return pid.error();
+    if (!pid->has_value()) return core::make_error("not_found", "project '" + *project_name + "' does not exist");
+    project = **pid;
+  }
+  const std::string token = "mj_" + random_string(40, kAlnum);
+  Dynamic d;
+  if (auto r = d.prepare(impl_->db, "INSERT INTO api_tokens (project_id, name, sha256, created_ms) VALUES (?, ?, ?, ?)");
+      !r)
+    return r.error();
+  // project_id stays NULL (an admin token) unless bound.
+  if (project) sqlite3_bind_int64(d.get(), 1, *project);
+  bind_text(d.get(), 2, name);
+  const std::string hash = sha256_hex(token);
+  bind_text(d.get(), 3, hash);
+  sqlite3_bind_int64(d.get(), 4, core::now_unix_ms());
+  const int rc = sqlite3_step(d.get());
+  if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "create token");
+  return token;
+}
+
+Result<std::optional<TokenScope>> Store::find_token(const std::string& token) {
+  if (token.empty() || token.size() > 256) return std::optional<TokenScope>();
+  Dynamic d;
+  if (auto r = d.prepare(impl_->db,
+                         "SELECT t.project_id, coalesce(p.name, '') FROM api_tokens t LEFT JOIN projects p ON "
+                         "p.id = t.project_id WHERE t.sha256 = ?");
+      !r)
+    return r.error();
+  d.bind(sha256_hex(token));
+  const int rc = sqlite3_step(d.get());
+  if (rc == SQLITE_DONE) return std::optional<TokenScope>();
+  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "find token");
+  TokenScope scope;
+  scope.admin = sqlite3_column_type(d.get(), 0) == SQLITE_NULL;
+  scope.project_id = scope.admin ? 0 : sqlite3_column_int64(d.get(), 0);
+  scope.project_name = column_text(d.get(), 1);
+  return std::optional<TokenScope>(scope);
+}
+
+Result<std::optional<Project>> Store::find_project(const std::string& name) {
+  auto pid = impl_->project_id(name);
+  if (!pid) return pid.error();
+  if (!pid->has_value()) return std::optional<Project>();
+  return std::optional<Project>(Project{**pid, name, 0});
 }
 
 }  // namespace mailjar::store

@@ -19,6 +19,7 @@
 
 #include "core/result.h"
 #include "core/types.h"
+#include "store/query.h"
 
 namespace mailjar::store {
 
@@ -45,6 +46,25 @@ struct Inbox {
   std::string smtp_username;   // unique across the server
   std::string smtp_password;   // kept in clear: a sandbox shows it, and CRAM-MD5 needs it
   int64_t created_ms = 0;
+  // Retention limits, 0 = none: Store::prune() keeps at most this many messages, none older than
+  // max_age_ms, and at most max_bytes of raw message size, removing the oldest first.
+  int64_t max_messages = 0;
+  int64_t max_age_ms = 0;
+  int64_t max_bytes = 0;
+};
+
+// A change to an inbox; unset fields stay as they are.
+struct InboxUpdate {
+  std::optional<std::string> name;
+  std::optional<int64_t> max_messages, max_age_ms, max_bytes;
+  bool rotate_credentials = false;  // new SMTP username and password
+};
+
+// What an API token may see: everything (admin) or one project.
+struct TokenScope {
+  bool admin = false;
+  int64_t project_id = 0;
+  std::string project_name;
 };
 
 // A message ready to be committed.
@@ -84,6 +104,7 @@ core::Result<PreparedMessage> prepare_message(NewMessage message);
 // One row of the message list (Mailpit's summary shape).
 struct MessageRow {
   std::string id;
+  int64_t seq = 0;             // storage order (commit order): larger is stored later
   int64_t inbox_id = 0;
   int64_t received_ms = 0;
   int64_t size = 0;            // raw size in bytes
@@ -96,6 +117,14 @@ struct MessagePage {
   int64_t total = 0;           // messages in the inbox
   int64_t unread = 0;
   std::vector<MessageRow> messages;  // newest first
+};
+
+struct SearchPage {
+  int64_t total = 0;           // messages in the inbox
+  int64_t unread = 0;          // unread messages in the inbox
+  int64_t matched = 0;         // messages matching the query
+  int64_t matched_unread = 0;  // of those, unread
+  std::vector<MessageRow> messages;  // the requested page of the matches, newest first
 };
 
 class Store {
@@ -113,6 +142,19 @@ class Store {
   core::Result<std::optional<Inbox>> find_inbox_by_username(const std::string& smtp_username);
   core::Result<std::optional<Inbox>> find_inbox_by_slug(const std::string& slug);
   core::Result<Inbox> default_inbox();
+  core::Result<std::optional<Project>> find_project(const std::string& name);  // created_ms left 0
+  // "not_found" when there is no such inbox, "conflict" when the new name is taken in its project.
+  core::Result<Inbox> update_inbox(const std::string& slug, const InboxUpdate& update);
+  // Deletes an inbox and all its messages; false when there is no such inbox. The default inbox cannot
+  // be deleted ("invalid").
+  core::Result<bool> delete_inbox(const std::string& slug);
+  // Applies the inbox's retention limits at time now_ms (one transaction); returns the IDs removed.
+  core::Result<std::vector<std::string>> prune(const Inbox& inbox, int64_t now_ms);
+  // A new API token for one project (or, without a project, an admin token); returns the token text,
+  // of which only a SHA-256 is stored. "not_found" for an unknown project.
+  core::Result<std::string> create_token(const std::optional<std::string>& project_name, const std::string& name);
+  // The scope of a token; nullopt when it is unknown.
+  core::Result<std::optional<TokenScope>> find_token(const std::string& token);
 
   // ---- messages ----
   // Inserts all messages in ONE transaction (group commit); all or nothing. When it returns ok the
@@ -121,7 +163,9 @@ class Store {
   core::Result<void> insert_messages(const std::vector<const NewMessage*>& batch);
   // The same for messages already prepared: one transaction, all or nothing; only binds and steps, so
   // that the writer thread does no encoding. A null pointer in the batch is "invalid".
-  core::Result<void> insert_prepared(const std::vector<const PreparedMessage*>& batch);
+  // When `seqs` is given it receives each message's seq, in batch order, once committed.
+  core::Result<void> insert_prepared(const std::vector<const PreparedMessage*>& batch,
+                                     std::vector<int64_t>* seqs = nullptr);
   core::Result<MessagePage> list_messages(int64_t inbox_id, int64_t start, int64_t limit);
   core::Result<std::optional<std::string>> get_raw(int64_t inbox_id, const std::string& id);
   core::Result<std::optional<MessageRow>> get_message(int64_t inbox_id, const std::string& id);
@@ -129,6 +173,36 @@ class Store {
   // Full-text search (FTS5 MATCH syntax) within an inbox, newest first; for tests and the later API.
   core::Result<std::vector<std::string>> search_ids(int64_t inbox_id, const std::string& fts_query, int64_t limit);
   core::Result<int64_t> count_messages(int64_t inbox_id);
+
+  // ---- the API's queries (store::query compiles the search language) ----
+  core::Result<SearchPage> search(int64_t inbox_id, const CompiledQuery& query, int64_t start, int64_t limit);
+  // The OLDEST message of the inbox stored after `after_seq` (seq > after_seq) and received at or after
+  // `min_received_ms` that matches `query`; nullopt when there is none. Serves the wait API.
+  core::Result<std::optional<MessageRow>> first_match(int64_t inbox_id, const CompiledQuery& query,
+                                                      int64_t after_seq, int64_t min_received_ms);
+  // The highest seq stored in any inbox (0 when empty): "everything up to now" for a new waiter.
+  core::Result<int64_t> max_seq();
+  // The seq of a message, nullopt when the inbox has no such ID.
+  core::Result<std::optional<int64_t>> seq_of(int64_t inbox_id, const std::string& id);
+  // The distinct tags of the inbox's messages, sorted case-insensitively.
+  core::Result<std::vector<std::string>> list_tags(int64_t inbox_id);
+
+  // ---- the API's changes: one transaction each; IDs not in the inbox are skipped, never an error ----
+  // Read status of the given messages / all / those matching; returns the IDs whose status changed.
+  core::Result<std::vector<std::string>> set_read(int64_t inbox_id, const std::vector<std::string>& ids, bool read);
+  core::Result<std::vector<std::string>> set_read_all(int64_t inbox_id, bool read);
+  core::Result<std::vector<std::string>> set_read_matching(int64_t inbox_id, const CompiledQuery& query, bool read);
+  // Deletes messages (row, raw bytes, index entry, tags); returns the IDs deleted.
+  core::Result<std::vector<std::string>> delete_messages(int64_t inbox_id, const std::vector<std::string>& ids);
+  core::Result<int64_t> delete_all(int64_t inbox_id);  // returns how many
+  core::Result<std::vector<std::string>> delete_matching(int64_t inbox_id, const CompiledQuery& query);
+  // Replaces the tags of the given messages (duplicates in any letter case and empty tags dropped);
+  // returns the IDs found. Tags of a message are kept sorted case-insensitively.
+  core::Result<std::vector<std::string>> set_tags(int64_t inbox_id, const std::vector<std::string>& ids,
+                                                  const std::vector<std::string>& tags);
+  // Renames (to non-empty) or deletes a tag on every message of the inbox; returns the IDs changed.
+  core::Result<std::vector<std::string>> rename_tag(int64_t inbox_id, const std::string& from, const std::string& to);
+  core::Result<std::vector<std::string>> delete_tag(int64_t inbox_id, const std::string& tag);
   // The path of this database's write-ahead log ("<data_dir>/mailjar.db-wal").
   std::string wal_path() const;
 
@@ -152,7 +226,8 @@ class Store {
 // on that sync thread, still exactly once each and in submission order.
 class BatchWriter {
  public:
-  using Done = std::function<void(const core::Result<void>&)>;
+  // The outcome: the message's seq (MessageRow::seq) once committed, else the error.
+  using Done = std::function<void(const core::Result<int64_t>&)>;
   BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512, bool sync_wal = false);
   ~BatchWriter();
   void submit(PreparedMessage message, Done done);

@@ -45,6 +45,7 @@ struct BatchWriter::Impl {
   struct Committed {
     std::vector<Done> dones;
     std::vector<std::optional<core::Error>> failed;
+    std::vector<int64_t> seqs;  // per callback: the message's seq (0 when it was not inserted)
     core::Result<void> result;
   };
   bool sync_wal = false;
@@ -56,13 +57,16 @@ struct BatchWriter::Impl {
   bool sync_stopping = false;           // guarded by sync_mu
   std::thread sync_thread;
 
-  static void call(Done& done, const std::optional<core::Error>& failed, const core::Result<void>& result) {
+  static void call(Done& done, const std::optional<core::Error>& failed, const core::Result<void>& result,
+                   int64_t seq) {
     if (!done) return;
     try {
       if (failed) {
-        done(core::Result<void>(*failed));
+        done(core::Result<int64_t>(*failed));
+      } else if (!result.ok()) {
+        done(core::Result<int64_t>(result.error()));
       } else {
-        done(result);
+        done(core::Result<int64_t>(seq));
       }
     } catch (...) {
       // A callback's failure is its own; the writer must keep committing for everyone else.
@@ -92,7 +96,7 @@ struct BatchWriter::Impl {
       core::Result<void> synced = any_ok ? sync_wal_file() : core::Result<void>();
       for (Committed& c : work) {
         const core::Result<void>& outcome = (c.result.ok() && !synced.ok()) ? synced : c.result;
-        for (std::size_t i = 0; i < c.dones.size(); ++i) call(c.dones[i], c.failed[i], outcome);
+        for (std::size_t i = 0; i < c.dones.size(); ++i) call(c.dones[i], c.failed[i], outcome, c.seqs[i]);
       }
       work.clear();
     }
@@ -101,6 +105,8 @@ struct BatchWriter::Impl {
   void run() {
     std::vector<Item> batch;
     std::vector<const PreparedMessage*> pointers;
+    std::vector<int64_t> inserted_seqs;  // seqs of `pointers`, in order
+    std::vector<int64_t> seqs;           // seqs of `batch`, in order (0 for failed items)
     while (true) {
       {
         std::unique_lock<std::mutex> lock(mu);
@@ -119,8 +125,15 @@ struct BatchWriter::Impl {
         if (!item.failed) pointers.push_back(&item.message);
       }
       const core::Result<void> result =
-          store ? store->insert_prepared(pointers)
+          store ? store->insert_prepared(pointers, &inserted_seqs)
                 : core::Result<void>(core::make_error("unavailable", "batch writer has no store"));
+      seqs.assign(batch.size(), 0);
+      if (result.ok()) {
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < batch.size() && k < inserted_seqs.size(); ++i) {
+          if (!batch[i].failed) seqs[i] = inserted_seqs[k++];
+        }
+      }
       pending.fetch_sub(batch.size(), std::memory_order_relaxed);
       if (sync_wal) {
         Committed c;
@@ -130,6 +143,7 @@ struct BatchWriter::Impl {
           c.dones.push_back(std::move(item.done));
           c.failed.push_back(std::move(item.failed));
         }
+        c.seqs = seqs;
         c.result = result;
         {
           std::lock_guard<std::mutex> lock(sync_mu);
@@ -137,7 +151,7 @@ struct BatchWriter::Impl {
         }
         sync_cv.notify_one();
       } else {
-        for (Item& item : batch) call(item.done, item.failed, result);
+        for (std::size_t i = 0; i < batch.size(); ++i) call(batch[i].done, batch[i].failed, result, seqs[i]);
       }
       batch.clear();  // release message memory before sleeping
     }

@@ -100,6 +100,7 @@ const std::vector<FlagCase>& flag_cases() {
       {"smtp-auth", "required",
        [](const ServeOptions& o) { return o.smtp_auth == smtp::AuthMode::kRequired; }},
       {"smtp-auth-cleartext", "deny", [](const ServeOptions& o) { return !o.allow_cleartext_auth; }},
+      {"auth", "on", [](const ServeOptions& o) { return o.api_auth; }},
       {"hostname", "mx.example.test", [](const ServeOptions& o) { return o.hostname == "mx.example.test"; }},
       {"max-command-line", "1K", [](const ServeOptions& o) { return o.limits.max_command_line == 1024; }},
       {"max-text-line", "2000", [](const ServeOptions& o) { return o.limits.max_text_line == 2000; }},
@@ -828,7 +829,7 @@ TEST(AdminCommands, TableHasEveryCommandKind) {
   std::set<Command::Kind> kinds;
   for (const auto& c : internal::commands()) kinds.insert(c.kind);
   EXPECT_EQ(kinds, (std::set<Command::Kind>{Command::kServe, Command::kProjectCreate, Command::kProjectList,
-                                            Command::kInboxCreate, Command::kInboxList}));
+                                            Command::kInboxCreate, Command::kInboxList, Command::kTokenCreate}));
 }
 
 }  // namespace

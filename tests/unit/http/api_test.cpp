@@ -103,7 +103,14 @@ class ApiTest : public testing::Test {
   }
 
   std::size_t pending_ = 0;
-  Api api_{ApiContext{"test", [this] { return pending_; }, 100}};
+  static ApiContext context(std::function<std::size_t()> pending) {
+    ApiContext c;
+    c.version = "test";
+    c.pending_writes = std::move(pending);
+    c.overload_pending = 100;
+    return c;
+  }
+  Api api_{context([this] { return pending_; })};
   std::string dir_;
   std::unique_ptr<store::Store> store_;
   store::Inbox default_inbox_;
@@ -168,7 +175,7 @@ TEST_F(ApiTest, ListShowsMessagesNewestFirstWithEveryField) {
   EXPECT_EQ(body["messages_count"], 2);
   EXPECT_EQ(body["messages_unread"], 2);
   EXPECT_EQ(body["start"], 0);
-  EXPECT_EQ(body["tags"], json::array());
+  EXPECT_EQ(body["tags"], json::array({"tag-a"}));  // every tag of the inbox
   ASSERT_EQ(body["messages"].size(), 2u);
   EXPECT_EQ(body["messages"][0]["ID"], newer);
   EXPECT_EQ(body["messages"][1]["ID"], older);
@@ -313,11 +320,11 @@ TEST_F(ApiTest, RoutingErrors) {
   expect_error(call("/api/v1/messages?start=%zz"), 400, "bad_request");
   expect_error(call("*", "OPTIONS"), 400, "bad_request");
 
-  const Response not_allowed = call("/api/v1/messages", "DELETE");
+  const Response not_allowed = call("/api/v1/messages", "POST");
   expect_error(not_allowed, 405, "method_not_allowed");
-  EXPECT_EQ(header(not_allowed, "Allow"), "GET, HEAD");
+  EXPECT_EQ(header(not_allowed, "Allow"), "DELETE, GET, HEAD, PUT");
   // The inbox is not looked up for a 405.
-  const Response scoped = call("/inboxes/unknown/api/v1/messages", "POST");
+  const Response scoped = call("/inboxes/unknown/api/v1/messages", "PATCH");
   expect_error(scoped, 405, "method_not_allowed");
 }
 

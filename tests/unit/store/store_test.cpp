@@ -28,6 +28,9 @@
 namespace mailjar::store {
 namespace {
 
+// The schema version a freshly opened database has: the number of embedded migration files.
+int latest_schema() { return static_cast<int>(internal::migrations().size()); }
+
 namespace fs = std::filesystem;
 
 // A fresh directory per test, removed afterwards.
@@ -164,7 +167,7 @@ TEST(StoreOpen, CreatesDirectoryDatabaseAndDefaults) {
 
   RawDb db(dir);
   EXPECT_EQ(db.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(db.scalar("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), latest_schema());
   EXPECT_EQ(db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts'"), 1);
 }
 
@@ -187,7 +190,7 @@ TEST(StoreOpen, ReopenIsIdempotent) {
     EXPECT_EQ(store->list_projects()->size(), 1u);
   }
   RawDb db(tmp.path());
-  EXPECT_EQ(db.scalar("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), latest_schema());
 }
 
 TEST(StoreSchema, EmbeddedMigrationsAreOrderedAndNonEmpty) {
@@ -198,6 +201,30 @@ TEST(StoreSchema, EmbeddedMigrationsAreOrderedAndNonEmpty) {
     EXPECT_EQ(all[i].version, static_cast<int>(i + 1));
     EXPECT_NE(std::string(all[i].sql).find("CREATE"), std::string::npos) << all[i].name;
   }
+}
+
+// A version-1 database with tagged messages gets message_tags rows from migration 002.
+TEST(StoreOpen, Migration002BackfillsTagRows) {
+  TempDir tmp;
+  { ASSERT_TRUE(open_or_die(tmp.path())); }
+  {
+    RawDb db(tmp.path());
+    db.exec("DROP TABLE message_tags");
+    db.exec("DROP TABLE api_tokens");
+    db.exec("PRAGMA user_version = 1");
+    db.exec("ALTER TABLE messages DROP COLUMN inlines");
+    db.exec("INSERT INTO messages (id, inbox_id, received_ms, size, envelope, tags_json) "
+            "VALUES ('01A', 1, 1, 10, '{}', '[\"alpha\",\"Beta\",\"\"]')");
+  }
+  auto store = open_or_die(tmp.path());
+  RawDb db(tmp.path());
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), latest_schema());
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM message_tags"), 2);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM message_tags WHERE tag = 'beta'"), 1);  // NOCASE
+  EXPECT_EQ(db.scalar("SELECT inlines FROM messages WHERE id = '01A'"), 0);
+  auto tags = store->list_tags(1);
+  ASSERT_TRUE(tags.ok());
+  EXPECT_EQ(tags.value(), (std::vector<std::string>{"alpha", "Beta"}));
 }
 
 // A database file that exists but predates the schema (user_version 0, rollback journal) is migrated in
@@ -222,7 +249,7 @@ TEST(StoreOpen, ExistingUnmigratedDatabaseIsMigrated) {
   auto store = open_or_die(tmp.path());
   EXPECT_EQ(store->list_inboxes()->size(), 1u);
   RawDb db(tmp.path());
-  EXPECT_EQ(db.scalar("PRAGMA user_version"), 1);
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), latest_schema());
   EXPECT_EQ(db.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(db.scalar("SELECT count(*) FROM unrelated"), 0);
 }
@@ -861,7 +888,7 @@ TEST(BatchWriterTest, ManyThreadsAllCommittedAndAcknowledgedOnce) {
             std::lock_guard<std::mutex> lock(mu);
             submitted.insert(id);
           }
-          writer.submit(std::move(m), [&, id](const core::Result<void>& r) {
+          writer.submit(std::move(m), [&, id](const core::Result<int64_t>& r) {
             if (!r.ok()) ++failures;
             std::lock_guard<std::mutex> lock(mu);
             ++calls[id];
@@ -917,11 +944,11 @@ TEST(BatchWriterTest, FailedBatchReportsErrorToEveryMessageInIt) {
     Gate gate;
     std::atomic<bool> first_done{false};
     auto record = [&](std::size_t i) {
-      return [&, i](const core::Result<void>& r) { outcomes[i] = r.ok() ? "ok" : r.error().code; };
+      return [&, i](const core::Result<int64_t>& r) { outcomes[i] = r.ok() ? "ok" : r.error().code; };
     };
     NewMessage first = make_message(ids, inbox, 1, "first");
     msg_ids.push_back(first.id);
-    writer.submit(std::move(first), [&](const core::Result<void>& r) {
+    writer.submit(std::move(first), [&](const core::Result<int64_t>& r) {
       outcomes[0] = r.ok() ? "ok" : r.error().code;
       first_done = true;
       gate.wait();
@@ -956,7 +983,7 @@ TEST(BatchWriterTest, DestructorDrainsQueue) {
     inbox = store->default_inbox()->id;
     BatchWriter writer(std::move(store));
     for (int i = 0; i < 500; ++i) {
-      writer.submit(make_message(ids, inbox, i + 1, "drain"), [&](const core::Result<void>& r) {
+      writer.submit(make_message(ids, inbox, i + 1, "drain"), [&](const core::Result<int64_t>& r) {
         if (r.ok()) ++ok;
       });
     }
@@ -972,8 +999,8 @@ TEST(BatchWriterTest, PendingDropsToZeroAndCallbackExceptionsAreContained) {
   const int64_t inbox = store->default_inbox()->id;
   BatchWriter writer(std::move(store));
   std::promise<void> second;
-  writer.submit(make_message(ids, inbox, 1, "throws"), [](const core::Result<void>&) { throw 42; });
-  writer.submit(make_message(ids, inbox, 2, "after"), [&](const core::Result<void>& r) {
+  writer.submit(make_message(ids, inbox, 1, "throws"), [](const core::Result<int64_t>&) { throw 42; });
+  writer.submit(make_message(ids, inbox, 2, "after"), [&](const core::Result<int64_t>& r) {
     EXPECT_TRUE(r.ok());
     second.set_value();
   });
@@ -1303,7 +1330,7 @@ TEST(BatchWriterTest, PreparedMessagesFromManyThreadsCommittedInSubmissionOrder)
             std::lock_guard<std::mutex> lock(mu);
             submitted.push_back(id);
           }
-          auto done = [&, t, i, id](const core::Result<void>& r) {
+          auto done = [&, t, i, id](const core::Result<int64_t>& r) {
             if (!r.ok()) ++failures;
             std::lock_guard<std::mutex> lock(mu);
             ++calls[id];
@@ -1358,7 +1385,7 @@ TEST(BatchWriterTest, FailedPreparedBatchReportsErrorToEveryMessageInIt) {
     std::atomic<bool> first_done{false};
     PreparedMessage first = prepare_message(make_message(ids, inbox, 1, "first")).value();
     msg_ids.push_back(first.message.id);
-    writer.submit(std::move(first), [&](const core::Result<void>& r) {
+    writer.submit(std::move(first), [&](const core::Result<int64_t>& r) {
       outcomes[0] = r.ok() ? "ok" : r.error().code;
       first_done = true;
       gate.wait();
@@ -1371,7 +1398,7 @@ TEST(BatchWriterTest, FailedPreparedBatchReportsErrorToEveryMessageInIt) {
               .value();
       msg_ids.push_back(p.message.id);
       writer.submit(std::move(p),
-                    [&, i](const core::Result<void>& r) { outcomes[i] = r.ok() ? "ok" : r.error().code; });
+                    [&, i](const core::Result<int64_t>& r) { outcomes[i] = r.ok() ? "ok" : r.error().code; });
     }
     EXPECT_EQ(writer.pending(), 4u);
     gate.open();
@@ -1415,7 +1442,7 @@ TEST(BatchWriterSyncWalTest, EveryCallbackOnceInOrderAfterTheWalSync) {
       NewMessage m = make_message(ids, inbox, core::now_unix_ms(), "w" + std::to_string(i));
       const std::string id = m.id;
       submitted.push_back(id);
-      writer.submit(std::move(m), [&, id](const core::Result<void>& r) {
+      writer.submit(std::move(m), [&, id](const core::Result<int64_t>& r) {
         if (!r.ok()) ++failures;
         std::lock_guard<std::mutex> lock(mu);
         order.push_back(id);

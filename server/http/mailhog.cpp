@@ -1,0 +1,287 @@
+// NAME
+//   http mailhog - MailHog's API v2 (GET /api/v2/messages, GET /api/v2/search) over mailjar's store.
+// STANDARDS
+//   RFC 5322 section 2.2 (header fields, unfolding: CRLF followed by WSP is removed, the WSP kept),
+//   RFC 5321 (envelope paths), RFC 3339 (Created), RFC 8259 (JSON).
+// SECURITY
+//   Raw messages are attacker-controlled bytes: every JSON body is dumped with error_handler_t::replace
+//   (invalid UTF-8 becomes U+FFFD). Paging and query inputs are parsed strictly and bounded.
+// CONTRACT
+//   kind=from builds a from: term and kind=to an addressed: term (To, Cc and Bcc) of the search language;
+//   kind=containing makes each whitespace-separated word of the query a plain text term. The terms are
+//   built directly, never parsed, so a query such as "foo:bar" is text, not an operator.
+#include "http/mailhog.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/json.h"
+#include "store/query.h"
+
+namespace mailjar::http {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kDefaultLimit = 50;
+constexpr int64_t kMaxLimit = 5000;             // items per page
+constexpr std::size_t kMaxQueryBytes = 4096;    // as the search language's own limit
+constexpr std::size_t kMaxQueryWords = 64;      // kind=containing: words (terms) per query
+constexpr std::size_t kMaxHeaderFields = 1000;  // header fields listed per message in Content.Headers
+
+Response json_response(const json& body) {
+  Response response;
+  response.status = 200;
+  response.content_type = "application/json";
+  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return response;
+}
+
+Response store_error(const core::Error& error) {
+  return error_response(500, "storage error: " + error.message, "internal");
+}
+
+Response invalid(std::string_view message, std::string_view code = "invalid_parameter") {
+  return error_response(400, message, code);
+}
+
+std::optional<int64_t> parse_non_negative(std::string_view text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end || value < 0) return std::nullopt;
+  return value;
+}
+
+struct Paging {
+  int64_t start = 0;
+  int64_t limit = kDefaultLimit;
+};
+
+// start (default 0) and limit (default 50, lowered to kMaxLimit); nullopt and `error` when malformed.
+std::optional<Paging> parse_paging(const Target& target, Response& error) {
+  Paging p;
+  if (auto text = target.param("start"); text && !text->empty()) {
+    auto value = parse_non_negative(*text);
+    if (!value) {
+      error = invalid("start must be a non-negative integer");
+      return std::nullopt;
+    }
+    p.start = *value;
+  }
+  if (auto text = target.param("limit"); text && !text->empty()) {
+    auto value = parse_non_negative(*text);
+    if (!value || *value == 0) {
+      error = invalid("limit must be a positive integer");
+      return std::nullopt;
+    }
+    p.limit = std::min(*value, kMaxLimit);
+  }
+  return p;
+}
+
+// "2026-11-23T10:00:00.123Z" for a Unix time in milliseconds.
+std::string rfc3339_ms(int64_t unix_ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> tp{milliseconds{unix_ms}};
+  const sys_days day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{tp - day};
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+// MailHog's Path: an address split at its last '@' (no '@': all of it is the mailbox).
+json path_json(std::string_view address) {
+  const auto at = address.rfind('@');
+  const std::string_view mailbox = at == std::string_view::npos ? address : address.substr(0, at);
+  const std::string_view domain = at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);
+  return json{{"Relays", nullptr}, {"Mailbox", mailbox}, {"Domain", domain}, {"Params", ""}};
+}
+
+bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view strip_cr(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// The header block (up to, not including, the first empty line) and the body (after that line). Lines may
+// end in CRLF or a bare LF. Without an empty line everything is header and the body is empty.
+std::pair<std::string_view, std::string_view> split_message(std::string_view raw) {
+  std::size_t pos = 0;
+  while (pos < raw.size()) {
+    const std::size_t eol = raw.find('\n', pos);
+    const std::string_view line =
+        strip_cr(raw.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos));
+    if (line.empty() && eol != std::string_view::npos) return {raw.substr(0, pos), raw.substr(eol + 1)};
+    if (eol == std::string_view::npos) break;
+    pos = eol + 1;
+  }
+  return {raw, std::string_view{}};
+}
+
+// {Name: [values]}: names as written, values unfolded (RFC 5322 2.2.3) and not decoded, in order. A line
+// that is neither a field nor a continuation is skipped; at most kMaxHeaderFields fields.
+json headers_json(std::string_view block) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool continuing = false;  // the previous line was part of a field that is kept
+  while (!block.empty()) {
+    const std::size_t eol = block.find('\n');
+    const std::string_view line = strip_cr(block.substr(0, eol));
+    block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 1);
+    if (!line.empty() && is_wsp(line.front())) {
+      if (continuing) fields.back().second.append(line);
+      continue;
+    }
+    continuing = false;
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0 || fields.size() >= kMaxHeaderFields) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && is_wsp(value.front())) value.remove_prefix(1);
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+    fields.emplace_back(std::string(name), std::string(value));
+    continuing = true;
+  }
+  json out = json::object();
+  for (auto& [name, value] : fields) {
+    while (!value.empty() && is_wsp(value.back())) value.pop_back();
+    json& values = out[name];
+    if (values.is_null()) values = json::array();
+    values.push_back(std::move(value));
+  }
+  return out;
+}
+
+json item_json(const store::MessageRow& row, const std::string& raw, const core::Envelope& envelope) {
+  const auto [header_block, body] = split_message(raw);
+  json to = json::array();
+  json raw_to = json::array();
+  for (const core::Recipient& r : envelope.rcpts) {
+    to.push_back(path_json(r.address));
+    raw_to.push_back(r.address);
+  }
+  return json{
+      {"ID", row.id},
+      {"From", path_json(envelope.mail_from)},
+      {"To", std::move(to)},
+      {"Content",
+       {{"Headers", headers_json(header_block)}, {"Body", body}, {"Size", raw.size()}, {"MIME", nullptr}}},
+      {"Created", rfc3339_ms(row.received_ms)},
+      {"MIME", nullptr},
+      {"Raw",
+       {{"From", envelope.mail_from}, {"To", std::move(raw_to)}, {"Data", raw}, {"Helo", envelope.helo}}},
+  };
+}
+
+// {total, count, start, items}: one item per row whose raw bytes are still there (a message deleted
+// between the list and this read is left out).
+Response page_response(int64_t total, int64_t start, const std::vector<store::MessageRow>& rows,
+                       const store::Inbox& inbox, store::Store& store) {
+  json items = json::array();
+  for (const store::MessageRow& row : rows) {
+    auto raw = store.get_raw(inbox.id, row.id);
+    if (!raw) return store_error(raw.error());
+    if (!raw.value()) continue;
+    auto envelope = store.get_envelope(inbox.id, row.id);
+    if (!envelope) return store_error(envelope.error());
+    const core::Envelope empty;
+    items.push_back(item_json(row, *raw.value(), envelope.value() ? *envelope.value() : empty));
+  }
+  const std::size_t count = items.size();
+  return json_response(
+      json{{"total", total}, {"count", count}, {"start", start}, {"items", std::move(items)}});
+}
+
+// The terms of a MailHog search; nullopt and `error` for a bad kind or query.
+std::optional<std::vector<store::QueryTerm>> search_terms(const Target& target, Response& error) {
+  const std::optional<std::string> kind = target.param("kind");
+  if (!kind || (*kind != "from" && *kind != "to" && *kind != "containing")) {
+    error = invalid("kind must be from, to or containing");
+    return std::nullopt;
+  }
+  const std::string text = target.param("query").value_or("");
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) {
+    error = invalid("query is required", "invalid_query");
+    return std::nullopt;
+  }
+  if (text.size() > kMaxQueryBytes) {
+    error = invalid("query is longer than " + std::to_string(kMaxQueryBytes) + " bytes", "invalid_query");
+    return std::nullopt;
+  }
+  std::vector<store::QueryTerm> terms;
+  if (*kind != "containing") {
+    const std::size_t last = text.find_last_not_of(" \t\r\n");
+    store::QueryTerm term;
+    term.kind = store::QueryTerm::Kind::kField;
+    term.field = *kind == "from" ? "from" : "addressed";
+    term.value = text.substr(first, last - first + 1);
+    terms.push_back(std::move(term));
+    return terms;
+  }
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const std::size_t begin = rest.find_first_not_of(" \t\r\n");
+    if (begin == std::string_view::npos) break;
+    rest.remove_prefix(begin);
+    const std::size_t end = std::min(rest.find_first_of(" \t\r\n"), rest.size());
+    if (terms.size() >= kMaxQueryWords) {
+      error = invalid("query has more than " + std::to_string(kMaxQueryWords) + " words", "invalid_query");
+      return std::nullopt;
+    }
+    store::QueryTerm term;
+    term.kind = store::QueryTerm::Kind::kText;
+    term.value = std::string(rest.substr(0, end));
+    terms.push_back(std::move(term));
+    rest.remove_prefix(end);
+  }
+  return terms;
+}
+
+}  // namespace
+
+Response mailhog_messages(const Target& target, const store::Inbox& inbox, store::Store& store) {
+  try {
+    Response error;
+    auto paging = parse_paging(target, error);
+    if (!paging) return error;
+    auto page = store.list_messages(inbox.id, paging->start, paging->limit);
+    if (!page) return store_error(page.error());
+    return page_response(page->total, paging->start, page->messages, inbox, store);
+  } catch (const std::exception& e) {
+    return error_response(500, std::string("internal error: ") + e.what(), "internal");
+  }
+}
+
+Response mailhog_search(const Target& target, const store::Inbox& inbox, store::Store& store) {
+  try {
+    Response error;
+    auto paging = parse_paging(target, error);
+    if (!paging) return error;
+    auto terms = search_terms(target, error);
+    if (!terms) return error;
+    auto page = store.search(inbox.id, store::compile_query(*terms), paging->start, paging->limit);
+    if (!page) return store_error(page.error());
+    return page_response(page->matched, paging->start, page->messages, inbox, store);
+  } catch (const std::exception& e) {
+    return error_response(500, std::string("internal error: ") + e.what(), "internal");
+  }
+}
+
+}  // namespace mailjar::http
