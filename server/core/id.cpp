@@ -1,5 +1,6 @@
 #include "core/id.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -49,6 +50,16 @@ std::string IdGenerator::next(int64_t unix_ms) {
 int64_t now_unix_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string id_floor(int64_t unix_ms) {
+  uint64_t t = static_cast<uint64_t>(std::clamp<int64_t>(unix_ms, 0, (int64_t{1} << 48) - 1));
+  std::string out(26, '0');
+  for (int i = 9; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kCrockford[t & 31];
+    t >>= 5;
+  }
+  return out;
 }
 
 }  // namespace mailjar::core

@@ -24,6 +24,11 @@ class IdGenerator {
   uint64_t seed_;
 };
 
+// The smallest ID of millisecond `unix_ms` (its time part, then zeros): every ID generated for an earlier
+// millisecond sorts before it, every ID for this or a later one at or after it. unix_ms is clamped to
+// 0 .. 2^48-1.
+std::string id_floor(int64_t unix_ms);
+
 // Milliseconds since the Unix epoch from the system clock.
 int64_t now_unix_ms();
 

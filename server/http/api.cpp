@@ -198,6 +198,8 @@ std::optional<std::vector<std::string>> string_array(const json& body, const cha
   return out;
 }
 
+std::optional<int64_t> parse_time_ms(const std::string& text);
+
 struct Paging {
   int64_t start = 0;
   int64_t limit = kDefaultLimit;
@@ -303,7 +305,18 @@ Response list_messages(const Target& target, const store::Inbox& inbox, store::S
   Response error;
   auto paging = parse_paging(target, error);
   if (!paging) return error;
-  auto page = store.list_messages(inbox.id, paging->start, paging->limit);
+  // before= : a message ID (older than it) or a time (RFC 3339 or Unix ms: received before it).
+  std::string before_id;
+  if (auto before = target.param("before"); before && !before->empty()) {
+    if (before->size() == 26 && before->find_first_not_of("0123456789ABCDEFGHJKMNPQRSTVWXYZ") == std::string::npos) {
+      before_id = *before;
+    } else if (auto ms = parse_time_ms(*before)) {
+      before_id = core::id_floor(*ms);
+    } else {
+      return invalid("before must be a message ID, an RFC 3339 time or Unix milliseconds");
+    }
+  }
+  auto page = store.list_messages(inbox.id, paging->start, paging->limit, before_id);
   if (!page) return store_error(page.error());
   auto tags = store.list_tags(inbox.id);
   if (!tags) return store_error(tags.error());
@@ -811,7 +824,7 @@ Response send(const ApiContext& context, const Request& request, const store::In
 }
 
 // GET /api/v1/info (Mailpit's AppInformation, for this inbox).
-Response info(const ApiContext& context, const store::Inbox& inbox, store::Store& store) {
+Response info(const ApiContext& context, std::size_t waiting, const store::Inbox& inbox, store::Store& store) {
   auto page = store.list_messages(inbox.id, 0, 0);
   if (!page) return store_error(page.error());
   auto tags = store.list_tags(inbox.id);
@@ -851,7 +864,8 @@ Response info(const ApiContext& context, const store::Inbox& inbox, store::Store
             {"SMTPAccepted", context.stats ? context.stats->smtp_accepted.load() : 0},
             {"SMTPAcceptedSize", context.stats ? context.stats->smtp_accepted_size.load() : 0},
             {"SMTPRejected", context.stats ? context.stats->smtp_rejected.load() : 0},
-            {"SMTPIgnored", 0}}},
+            {"SMTPIgnored", 0},
+            {"Waiting", waiting}}},  // mailjar: /api/v1/wait requests held right now (all inboxes)
   };
   return json_response(200, body);
 }
@@ -1223,8 +1237,8 @@ std::optional<int64_t> parse_time_ms(const std::string& text) {
 // GET /api/v1/wait?query=&timeout=30s&since=: the first message matching `query` stored after the
 // request arrived (or, with since=, received at/after that time or stored after that message ID); 408
 // when none arrives in time. An empty query matches any message.
-Response wait(const ApiContext& context, std::atomic<std::size_t>& live, const Target& target,
-              const store::Inbox& inbox, store::Store& store) {
+Response wait(const ApiContext& context, std::atomic<std::size_t>& live, const Request& request,
+              const Target& target, const store::Inbox& inbox, store::Store& store) {
   if (!context.hub || !context.deadlines || !context.post_work) {
     return error_response(503, "waiting is not available", "unavailable");
   }
@@ -1271,21 +1285,31 @@ Response wait(const ApiContext& context, std::atomic<std::size_t>& live, const T
   }
 
   Response response;
-  response.deferred = [waiter, timeout_ms](std::function<void(Response)> reply) {
+  response.deferred = [waiter, timeout_ms, cancel = request.cancel](std::function<void(Response)> reply) {
     const ApiContext& ctx = *waiter->context;
-    std::lock_guard<std::mutex> lock(waiter->mu);
-    waiter->reply = std::move(reply);
-    std::weak_ptr<Waiter> weak = waiter;
-    const int64_t after = waiter->after_seq;
-    waiter->subscription = ctx.hub->subscribe(waiter->inbox_id, [weak, after](const events::Event& e) {
-      if (e.type != "new" || e.seq <= after) return;
-      if (auto w = weak.lock()) w->schedule_check();
-    });
-    waiter->timer = ctx.deadlines->at(events::Deadlines::now_ms() + timeout_ms, [waiter] {
-      waiter->finish(error_response(408, "no matching message arrived before the timeout", "timeout"));
-    });
+    {
+      // Held while registering, so that a finish() on another thread sees the subscription and timer.
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      waiter->reply = std::move(reply);
+      std::weak_ptr<Waiter> weak = waiter;
+      const int64_t after = waiter->after_seq;
+      waiter->subscription = ctx.hub->subscribe(waiter->inbox_id, [weak, after](const events::Event& e) {
+        if (e.type != "new" || e.seq <= after) return;
+        if (auto w = weak.lock()) w->schedule_check();
+      });
+      waiter->timer = ctx.deadlines->at(events::Deadlines::now_ms() + timeout_ms, [waiter] {
+        waiter->finish(error_response(408, "no matching message arrived before the timeout", "timeout"));
+      });
+    }
     // A message stored between the first look and the subscription raised no event for this waiter.
     waiter->schedule_check();
+    // A client that hangs up stops its wait now, not at the timeout (it no longer costs a check per message).
+    if (cancel) {
+      std::weak_ptr<Waiter> gone = waiter;
+      cancel->on_cancel([gone] {
+        if (auto w = gone.lock()) w->finish(error_response(499, "the client closed the connection", "cancelled"));
+      });
+    }
   };
   return response;
 }
@@ -1357,7 +1381,7 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
   if (!inbox) return error;
   switch (match.route->id) {
     case RouteId::kInfo:
-      return info(context, *inbox, store);
+      return info(context, live.load(), *inbox, store);
     case RouteId::kWebUi:
       return webui(context);
     case RouteId::kListMessages:
@@ -1371,7 +1395,7 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kDeleteSearch:
       return delete_search(context, *target, *inbox, store);
     case RouteId::kWait:
-      return wait(context, live, *target, *inbox, store);
+      return wait(context, live, request, *target, *inbox, store);
     case RouteId::kMessage:
       return get_message(context, match, *inbox, store);
     case RouteId::kMessageHeaders:

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,11 +24,44 @@
 
 namespace mailjar::http {
 
+// Fired by the listener when the client goes away while its request is being answered, so that a held
+// request (a wait) can end at once instead of at its timeout. Thread-safe; the callback runs at most once:
+// on the firing thread, or on the registering thread when the signal had already fired.
+class CancelSignal {
+ public:
+  void on_cancel(std::function<void()> callback) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!fired_) {
+        callback_ = std::move(callback);
+        return;
+      }
+    }
+    if (callback) callback();
+  }
+  void fire() {
+    std::function<void()> callback;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (fired_) return;
+      fired_ = true;
+      callback = std::move(callback_);
+    }
+    if (callback) callback();
+  }
+
+ private:
+  std::mutex mu_;
+  bool fired_ = false;
+  std::function<void()> callback_;
+};
+
 struct Request {
   std::string method;                                   // "GET", "POST", ...
   std::string target;                                   // path + optional "?query", as received
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  std::shared_ptr<CancelSignal> cancel;  // set by the listener; may be null (tests)
 };
 
 struct Response {

@@ -80,6 +80,8 @@ constexpr std::string_view kServerName = "mailjar";
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::size_t kLingerChunk = 4096;
+// How much of a pipelined next request the watch read (see Session::do_watch) takes at a time.
+constexpr std::size_t kWatchChunk = 4096;
 // Pause before accepting again after an accept error (e.g. EMFILE), so the loop does not spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 
@@ -451,9 +453,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     request.body = std::move(message.body());
 
-    // No I/O is pending while the handler works; the next read or write sets its own deadline.
+    // While the handler works the only I/O is the watch read below (no deadline); the next read or write
+    // sets its own.
     stream_.expires_never();
     if (websocket::is_upgrade(message)) return upgrade(std::move(message), std::move(request));
+    cancel_ = std::make_shared<CancelSignal>();
+    request.cancel = cancel_;
+    do_watch();
     auto state = std::make_shared<ReplyState>(shared_from_this());
     try {
       if (!listener_->invoke(std::move(request), [state](Response r) { state->deliver(std::move(r)); })) {
@@ -476,8 +482,33 @@ class Session : public std::enable_shared_from_this<Session> {
     ws->run(std::move(message));
   }
 
+  // Watches the connection while the handler works: if the client closes it (or it breaks), the request's
+  // CancelSignal fires and the connection is closed. Bytes that arrive instead (a pipelined request) are
+  // kept in buffer_ for the next read, and watching stops.
+  void do_watch() {
+    watching_ = true;
+    stream_.async_read_some(buffer_.prepare(kWatchChunk),
+                            beast::bind_front_handler(&Session::on_watch, shared_from_this()));
+  }
+
+  void on_watch(error_code ec, std::size_t bytes) {
+    if (!ec) buffer_.commit(bytes);
+    if (!watching_) return;  // the reply came first and cancelled the watch
+    watching_ = false;
+    if (ec) {
+      if (cancel_) cancel_->fire();
+      stream_.close();
+    }
+  }
+
   void on_reply(Response response) {
-    if (!stream_.socket().is_open()) return;  // closed by stop() or a timeout meanwhile
+    if (watching_) {
+      watching_ = false;
+      error_code ignored;
+      stream_.socket().cancel(ignored);  // ends the watch read (operation_aborted) before the write starts
+    }
+    cancel_.reset();
+    if (!stream_.socket().is_open()) return;  // closed by stop(), a timeout or the client meanwhile
     send(std::move(response), false);
   }
 
@@ -558,6 +589,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<CancelSignal> cancel_;  // of the request being answered
+  bool watching_ = false;                 // a watch read is pending (see do_watch)
   bhttp::response<bhttp::string_body> res_;  // the one write in flight
   std::shared_ptr<Listener> listener_;
   const bool counted_;

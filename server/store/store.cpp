@@ -79,6 +79,8 @@ enum Stmt : int {
   kMaxSeq,
   kSeqOf,
   kTagList,
+  kMessageListBefore,
+  kSummaryInsert,
   kStmtCount
 };
 
@@ -86,12 +88,13 @@ enum Stmt : int {
   "SELECT i.id, i.project_id, p.name, i.name, i.slug, i.smtp_username, i.smtp_password, i.created_ms, "  \
   "i.max_messages, i.max_age_ms, i.max_bytes " \
   "FROM inboxes i JOIN projects p ON p.id = i.project_id "
-// The columns read_row() reads, in its order, from "messages m".
+// The columns read_row() reads, in its order, from "messages m" joined with "message_summaries s".
 #define MAILJAR_ROW_SELECT                                                                                    \
-  "SELECT m.id, m.inbox_id, m.received_ms, m.size, m.read, m.from_json, m.to_json, m.cc_json, m.bcc_json, "   \
-  "m.reply_to_json, m.subject, m.date, m.message_id, m.attachments, m.snippet, m.tags_json, m.parse_failed, " \
-  "m.parse_error, m.envelope ->> '$.auth_user', m.seq, m.inlines "
-#define MAILJAR_ROW_COLUMNS MAILJAR_ROW_SELECT "FROM messages m "
+  "SELECT m.id, m.inbox_id, m.received_ms, m.size, m.read, s.from_json, s.to_json, s.cc_json, s.bcc_json, "   \
+  "m.reply_to_json, s.subject, s.date, m.message_id, m.attachments, s.snippet, s.tags_json, m.parse_failed, " \
+  "s.parse_error, s.envelope ->> '$.auth_user', m.seq, m.inlines "
+#define MAILJAR_SUMMARY_JOIN "JOIN message_summaries s ON s.seq = m.seq "
+#define MAILJAR_ROW_COLUMNS MAILJAR_ROW_SELECT "FROM messages m " MAILJAR_SUMMARY_JOIN
 
 constexpr std::array<const char*, kStmtCount> kSql = {
     "BEGIN IMMEDIATE",
@@ -108,9 +111,8 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     MAILJAR_INBOX_COLUMNS "ORDER BY i.id",
     "SELECT 1 FROM inboxes WHERE slug = ?1",
     "SELECT 1 FROM inboxes WHERE smtp_username = ?1",
-    "INSERT INTO messages (id, inbox_id, received_ms, size, envelope, from_json, to_json, cc_json, bcc_json, "
-    "reply_to_json, subject, date, message_id, attachments, snippet, tags_json, parse_failed, parse_error, "
-    "inlines) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+    "INSERT INTO messages (id, inbox_id, received_ms, size, reply_to_json, message_id, attachments, parse_failed, "
+    "inlines) VALUES (?1, ?2, ?3, ?4, ?10, ?13, ?14, ?17, ?19)",
     "INSERT INTO message_raw (seq, raw_size, compression, data, index_data) VALUES (?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO messages_fts (rowid, subject, \"from\", \"to\", cc, bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, "
     "?6, ?7)",
@@ -119,7 +121,7 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     MAILJAR_ROW_COLUMNS "WHERE m.inbox_id = ?1 AND m.id = ?2",
     "SELECT r.raw_size, r.compression, r.data FROM messages m JOIN message_raw r ON r.seq = m.seq "
     "WHERE m.inbox_id = ?1 AND m.id = ?2",
-    "SELECT envelope FROM messages WHERE inbox_id = ?1 AND id = ?2",
+    "SELECT s.envelope FROM messages m " MAILJAR_SUMMARY_JOIN "WHERE m.inbox_id = ?1 AND m.id = ?2",
     "SELECT m.id FROM messages_fts f JOIN messages m ON m.seq = f.rowid "
     "WHERE messages_fts MATCH ?2 AND m.inbox_id = ?1 ORDER BY f.rowid DESC LIMIT ?3",
     "INSERT OR IGNORE INTO message_tags (tag, seq) VALUES (?1, ?2)",
@@ -127,12 +129,17 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "SELECT seq FROM messages WHERE inbox_id = ?1 AND id = ?2",
     "SELECT DISTINCT t.tag FROM message_tags t CROSS JOIN messages m ON m.seq = t.seq WHERE m.inbox_id = ?1 "
     "ORDER BY t.tag COLLATE NOCASE",
+    MAILJAR_ROW_COLUMNS "WHERE m.inbox_id = ?1 AND m.id < ?4 ORDER BY m.id DESC LIMIT ?2 OFFSET ?3",
+    "INSERT INTO message_summaries (seq, envelope, from_json, to_json, cc_json, bcc_json, subject, date, snippet, "
+    "tags_json, parse_error) VALUES (?20, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?15, ?16, ?18)",
 };
 
 #undef MAILJAR_INBOX_COLUMNS
 #undef MAILJAR_ROW_COLUMNS
 constexpr const char* kRowSelect = MAILJAR_ROW_SELECT;
+constexpr const char* kSummaryJoin = MAILJAR_SUMMARY_JOIN;
 #undef MAILJAR_ROW_SELECT
+#undef MAILJAR_SUMMARY_JOIN
 
 // Maps an SQLite result code to the module's error codes.
 Error db_error(sqlite3* db, int rc, std::string_view what) {
@@ -862,30 +869,41 @@ struct Store::Impl {
   // (its raw bytes are not read), `p` the encoded ones.
   Result<int64_t> insert_row(const NewMessage& m, const PreparedMessage& p) {
     const core::MessageSummary& sum = m.summary;
-    int64_t seq;
+    int64_t seq = 0;
+    // Both statements use the same parameter numbers (?1..?20), so one binder serves them.
+    const auto bind_all = [&](sqlite3_stmt* s) {
+      const auto text = [&](int i, std::string_view v) {
+        if (sqlite3_bind_parameter_name(s, i)) bind_text(s, i, v);
+      };
+      const auto integer = [&](int i, int64_t v) {
+        if (sqlite3_bind_parameter_name(s, i)) sqlite3_bind_int64(s, i, v);
+      };
+      text(1, m.id);
+      integer(2, m.inbox_id);
+      integer(3, m.received_ms);
+      integer(4, p.raw_size);
+      text(5, p.envelope_json);
+      text(6, p.from_json);
+      text(7, p.to_json);
+      text(8, p.cc_json);
+      text(9, p.bcc_json);
+      text(10, p.reply_to_json);
+      text(11, sum.subject);
+      text(12, sum.date);
+      text(13, sum.message_id);
+      integer(14, sum.attachments);
+      text(15, sum.snippet);
+      text(16, p.tags_json);
+      integer(17, sum.parse_failed ? 1 : 0);
+      text(18, sum.parse_error);
+      integer(19, sum.inlines);
+      integer(20, seq);
+    };
     {
       auto s = stmt(kMessageInsert);
       if (!s) return s.error();
       Use use(*s);
-      bind_text(*s, 1, m.id);
-      sqlite3_bind_int64(*s, 2, m.inbox_id);
-      sqlite3_bind_int64(*s, 3, m.received_ms);
-      sqlite3_bind_int64(*s, 4, p.raw_size);
-      bind_text(*s, 5, p.envelope_json);
-      bind_text(*s, 6, p.from_json);
-      bind_text(*s, 7, p.to_json);
-      bind_text(*s, 8, p.cc_json);
-      bind_text(*s, 9, p.bcc_json);
-      bind_text(*s, 10, p.reply_to_json);
-      bind_text(*s, 11, sum.subject);
-      bind_text(*s, 12, sum.date);
-      bind_text(*s, 13, sum.message_id);
-      sqlite3_bind_int(*s, 14, sum.attachments);
-      bind_text(*s, 15, sum.snippet);
-      bind_text(*s, 16, p.tags_json);
-      sqlite3_bind_int(*s, 17, sum.parse_failed ? 1 : 0);
-      bind_text(*s, 18, sum.parse_error);
-      sqlite3_bind_int(*s, 19, sum.inlines);
+      bind_all(*s);
       const int rc = sqlite3_step(*s);
       if (rc != SQLITE_DONE) {
         Error e = db_error(db, rc, "insert message " + m.id);
@@ -893,6 +911,14 @@ struct Store::Impl {
         return e;
       }
       seq = sqlite3_last_insert_rowid(db);
+    }
+    {
+      auto s = stmt(kSummaryInsert);
+      if (!s) return s.error();
+      Use use(*s);
+      bind_all(*s);
+      const int rc = sqlite3_step(*s);
+      if (rc != SQLITE_DONE) return db_error(db, rc, "insert summary " + m.id);
     }
     {
       auto s = stmt(kRawInsert);
@@ -1163,7 +1189,8 @@ Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& b
   return r;
 }
 
-Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_t limit) {
+Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_t limit,
+                                         const std::string& before_id) {
   MessagePage page;
   {
     auto s = impl_->stmt(kCounters);
@@ -1178,12 +1205,13 @@ Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_
     page.unread = sqlite3_column_int64(*s, 1);
   }
   if (limit <= 0 || start >= page.total) return page;
-  auto s = impl_->stmt(kMessageList);
+  auto s = impl_->stmt(before_id.empty() ? kMessageList : kMessageListBefore);
   if (!s) return s.error();
   Use use(*s);
   sqlite3_bind_int64(*s, 1, inbox_id);
   sqlite3_bind_int64(*s, 2, limit);
   sqlite3_bind_int64(*s, 3, start < 0 ? 0 : start);
+  if (!before_id.empty()) bind_text(*s, 4, before_id);
   page.messages.reserve(static_cast<std::size_t>(std::min<int64_t>(limit, page.total)));
   int rc;
   while ((rc = sqlite3_step(*s)) == SQLITE_ROW) page.messages.push_back(read_row(*s));
@@ -1317,17 +1345,18 @@ class Dynamic {
 // error here is the database's.
 Error query_error(sqlite3* db, int rc, std::string_view what) { return db_error(db, rc, what); }
 
-// "FROM ... WHERE ..." selecting the inbox's messages that match `q`, with alias m; binds in order:
-// [fts_match], inbox_id, q.params.
-std::string match_from(const CompiledQuery& q) {
+// "FROM ... WHERE ..." selecting the inbox's messages that match `q`, with alias m (and s, the summary,
+// when `with_summary`, for reading rows); binds in order: [fts_match], inbox_id, q.params.
+std::string match_from(const CompiledQuery& q, bool with_summary = false) {
   std::string sql;
+  const std::string summary = with_summary ? std::string(" ") + kSummaryJoin : std::string(" ");
   if (!q.fts_match.empty()) {
     // CROSS JOIN keeps the full-text index as the outer loop (one MATCH, rows in rowid order); with a
     // plain JOIN the planner may walk the inbox and re-run the MATCH for every message.
-    sql = "FROM messages_fts f CROSS JOIN messages m ON m.seq = f.rowid WHERE messages_fts MATCH ? AND "
-          "m.inbox_id = ?";
+    sql = "FROM messages_fts f CROSS JOIN messages m ON m.seq = f.rowid" + summary +
+          "WHERE messages_fts MATCH ? AND m.inbox_id = ?";
   } else {
-    sql = "FROM messages m WHERE m.inbox_id = ?";
+    sql = "FROM messages m" + summary + "WHERE m.inbox_id = ?";
   }
   sql += " AND (" + (q.where.empty() ? std::string("1") : q.where) + ")";
   return sql;
@@ -1375,6 +1404,7 @@ Result<SearchPage> Store::search(int64_t inbox_id, const CompiledQuery& query, i
     page.unread = sqlite3_column_int64(*s, 1);
   }
   const std::string from = match_from(query);
+  const std::string from_rows = match_from(query, true);
   {
     Dynamic d;
     if (auto r = d.prepare(impl_->db, "SELECT count(*), coalesce(sum(m.read = 0), 0) " + from); !r) return r.error();
@@ -1387,7 +1417,8 @@ Result<SearchPage> Store::search(int64_t inbox_id, const CompiledQuery& query, i
   if (limit <= 0 || start >= page.matched) return page;
   Dynamic d;
   const std::string order = query.fts_match.empty() ? " ORDER BY m.id DESC" : " ORDER BY f.rowid DESC";
-  if (auto r = d.prepare(impl_->db, std::string(kRowSelect) + from + order + " LIMIT ? OFFSET ?"); !r) return r.error();
+  if (auto r = d.prepare(impl_->db, std::string(kRowSelect) + from_rows + order + " LIMIT ? OFFSET ?"); !r)
+    return r.error();
   bind_match(d, query, inbox_id);
   d.bind(limit);
   d.bind(start < 0 ? int64_t{0} : start);
@@ -1401,7 +1432,9 @@ Result<std::optional<MessageRow>> Store::first_match(int64_t inbox_id, const Com
                                                      int64_t min_received_ms) {
   // Walks the few messages after `after_seq` in storage order; the full-text part is checked per row
   // (MATCH with a rowid constraint), so a common word does not expand its whole doclist.
-  std::string sql = std::string(kRowSelect) + "FROM messages m WHERE m.inbox_id = ? AND m.seq > ? AND m.received_ms >= ?";
+  // "+m.inbox_id" keeps the planner on the seq range (the newest few rows) instead of the inbox index.
+  std::string sql = std::string(kRowSelect) + "FROM messages m " + kSummaryJoin +
+                    "WHERE +m.inbox_id = ? AND m.seq > ? AND m.received_ms >= ?";
   if (!query.fts_match.empty()) {
     sql += " AND EXISTS (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? AND rowid = m.seq)";
   }
@@ -1484,10 +1517,10 @@ Result<std::vector<std::string>> for_id_chunks(sqlite3* db, const std::string& s
 // Rewrites tags_json of the given messages from their message_tags rows.
 Result<void> refresh_tags_json(sqlite3* db, const std::vector<std::string>& ids, int64_t inbox_id) {
   auto r = for_id_chunks(db,
-                         "UPDATE messages AS m SET tags_json = (SELECT coalesce(json_group_array(tag), '[]') FROM "
-                         "(SELECT tag FROM message_tags t WHERE t.seq = m.seq ORDER BY tag COLLATE NOCASE)) "
-                         "WHERE m.inbox_id = ? AND m.id IN ",
-                         "", {SqlValue(inbox_id)}, ids, "update tags");
+                         "UPDATE message_summaries AS s SET tags_json = (SELECT coalesce(json_group_array(tag), "
+                         "'[]') FROM (SELECT tag FROM message_tags t WHERE t.seq = s.seq ORDER BY tag COLLATE "
+                         "NOCASE)) WHERE s.seq IN (SELECT seq FROM messages WHERE inbox_id = ? AND id IN ",
+                         ")", {SqlValue(inbox_id)}, ids, "update tags");
   if (!r) return r.error();
   return {};
 }

@@ -166,7 +166,10 @@ class Store {
   // When `seqs` is given it receives each message's seq, in batch order, once committed.
   core::Result<void> insert_prepared(const std::vector<const PreparedMessage*>& batch,
                                      std::vector<int64_t>* seqs = nullptr);
-  core::Result<MessagePage> list_messages(int64_t inbox_id, int64_t start, int64_t limit);
+  // Newest first; with `before_id`, only messages whose ID sorts before it (older), for paging that stays
+  // stable while mail arrives. total/unread are always the whole inbox's.
+  core::Result<MessagePage> list_messages(int64_t inbox_id, int64_t start, int64_t limit,
+                                          const std::string& before_id = "");
   core::Result<std::optional<std::string>> get_raw(int64_t inbox_id, const std::string& id);
   core::Result<std::optional<MessageRow>> get_message(int64_t inbox_id, const std::string& id);
   core::Result<std::optional<core::Envelope>> get_envelope(int64_t inbox_id, const std::string& id);

@@ -451,13 +451,14 @@ def test_many_waiters_are_all_released(make_server):
 class WsClient:
     """A minimal RFC 6455 client over a raw socket (text frames, client masking)."""
 
-    def __init__(self, port, path, origin=None, timeout=10):
+    def __init__(self, port, path, origin=None, timeout=10, headers=None):
         self.sock = socket.create_connection((HOST, port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Upgrade: websocket", "Connection: Upgrade",
                  f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
         if origin:
             lines.append(f"Origin: {origin}")
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
@@ -543,3 +544,44 @@ def test_websocket_events_and_origin_check(make_server):
     # A plain GET of the WebSocket path is a clear 400.
     status, _, err = call(srv, "GET", "/api/events")
     assert status == 400 and err["Code"] == "websocket_required"
+
+
+def test_list_before_pages_stably_while_mail_arrives(make_server):
+    srv = make_server()
+    ids = [send(srv, make_message(token())) for _ in range(5)]
+    status, _, page = call(srv, "GET", f"/api/v1/messages?before={ids[3]}&limit=2")
+    assert status == 200 and [m["ID"] for m in page["messages"]] == [ids[2], ids[1]]
+    assert page["total"] == 5
+    send(srv, make_message(token()))                         # a new arrival does not shift the next page
+    status, _, page = call(srv, "GET", f"/api/v1/messages?before={ids[1]}&limit=2")
+    assert [m["ID"] for m in page["messages"]] == [ids[0]]
+    status, _, page = call(srv, "GET", "/api/v1/messages?before=0")
+    assert status == 200 and page["messages"] == []
+    status, _, page = call(srv, "GET", "/api/v1/messages?before=" + q("2999-01-01T00:00:00Z"))
+    assert len(page["messages"]) == 6
+    status, _, err = call(srv, "GET", "/api/v1/messages?before=yesterday")
+    assert status == 400 and err["Code"] == "invalid_parameter"
+
+
+def test_waits_of_clients_that_hang_up_end_at_once(make_server):
+    srv = make_server()
+
+    def waiting():
+        return call(srv, "GET", "/api/v1/info")[2]["RuntimeStats"]["Waiting"]
+
+    socks = []
+    for i in range(50):
+        s = socket.create_connection((HOST, srv.http_port))
+        s.sendall(f"GET /api/v1/wait?timeout=120s&query=subject:never{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        socks.append(s)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and waiting() < 50:
+        time.sleep(0.1)
+    assert waiting() == 50
+    for s in socks:
+        s.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and waiting() > 0:
+        time.sleep(0.1)
+    assert waiting() == 0
+    assert srv.assert_accepts_mail()

@@ -53,3 +53,17 @@ TEST(IdGenerator, UniqueAcrossThreads) {
 
 }  // namespace
 }  // namespace mailjar::core
+
+TEST(IdFloor, SortsBetweenTheMillisecondsAroundIt) {
+  mailjar::core::IdGenerator gen;
+  for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{1700000000000}, int64_t{1700000000123}}) {
+    const std::string floor = mailjar::core::id_floor(ms);
+    ASSERT_EQ(floor.size(), 26u);
+    EXPECT_EQ(floor.substr(10), std::string(16, '0'));
+    if (ms > 0) EXPECT_LT(gen.next(ms - 1), floor) << ms;
+    EXPECT_LE(floor, gen.next(ms)) << ms;
+    EXPECT_LT(floor, mailjar::core::id_floor(ms + 1));
+  }
+  EXPECT_EQ(mailjar::core::id_floor(-5), std::string(26, '0'));
+  EXPECT_EQ(mailjar::core::id_floor(int64_t{1} << 60), mailjar::core::id_floor((int64_t{1} << 48) - 1));
+}

@@ -823,10 +823,11 @@ TEST(QueryRealSchema, EveryKindOfTermRunsAgainstTheMigratedSchema) {
     INSERT INTO projects (id, name, created_ms) VALUES (1, 'p', 0);
     INSERT INTO inboxes (id, project_id, name, slug, smtp_username, smtp_password, created_ms)
       VALUES (1, 1, 'default', 'default', 'u', 'p', 0);
-    INSERT INTO messages (seq, id, inbox_id, received_ms, size, read, envelope, reply_to_json, message_id,
+    INSERT INTO messages (seq, id, inbox_id, received_ms, size, read, reply_to_json, message_id,
                           attachments, inlines)
-      VALUES (1, 'A', 1, 1000, 5000, 1, '{}', '[{"name":"","address":"billing@example.com"}]', 'one@x', 1, 0),
-             (2, 'B', 1, 2000, 100, 0, '{}', '[]', 'two@x', 0, 3);
+      VALUES (1, 'A', 1, 1000, 5000, 1, '[{"name":"","address":"billing@example.com"}]', 'one@x', 1, 0),
+             (2, 'B', 1, 2000, 100, 0, '[]', 'two@x', 0, 3);
+    INSERT INTO message_summaries (seq, envelope) VALUES (1, '{}'), (2, '{}');
     INSERT INTO messages_fts (rowid, subject, "from", "to", cc, bcc, body)
       VALUES (1, 'Invoice', 'Alice alice@example.com', 'Bob bob@example.org', '', '', 'Total 100'),
              (2, 'Ärger', 'Zoë zoe@example.com', 'Carol carol@example.net', 'dave@example.com', '', 'Hallo');

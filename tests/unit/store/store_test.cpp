@@ -203,18 +203,23 @@ TEST(StoreSchema, EmbeddedMigrationsAreOrderedAndNonEmpty) {
   }
 }
 
-// A version-1 database with tagged messages gets message_tags rows from migration 002.
-TEST(StoreOpen, Migration002BackfillsTagRows) {
+// A version-1 database (only 001 applied) with messages keeps them through migration 002: summaries move
+// to message_summaries, tags become message_tags rows.
+TEST(StoreOpen, Migration002KeepsMessagesAndBackfillsTagRows) {
   TempDir tmp;
-  { ASSERT_TRUE(open_or_die(tmp.path())); }
+  fs::create_directories(tmp.path());
   {
+    sqlite3* created = nullptr;
+    ASSERT_EQ(sqlite3_open((tmp.path() / "mailjar.db").string().c_str(), &created), SQLITE_OK);
+    sqlite3_close(created);
     RawDb db(tmp.path());
-    db.exec("DROP TABLE message_tags");
-    db.exec("DROP TABLE api_tokens");
+    db.exec(internal::migrations()[0].sql);
     db.exec("PRAGMA user_version = 1");
-    db.exec("ALTER TABLE messages DROP COLUMN inlines");
-    db.exec("INSERT INTO messages (id, inbox_id, received_ms, size, envelope, tags_json) "
-            "VALUES ('01A', 1, 1, 10, '{}', '[\"alpha\",\"Beta\",\"\"]')");
+    db.exec("INSERT INTO projects (id, name, created_ms) VALUES (1, 'default', 0)");
+    db.exec("INSERT INTO inboxes (id, project_id, name, slug, smtp_username, smtp_password, created_ms) "
+            "VALUES (1, 1, 'default', 'default', 'u', 'p', 0)");
+    db.exec("INSERT INTO messages (id, inbox_id, received_ms, size, envelope, subject, snippet, tags_json) "
+            "VALUES ('01A', 1, 1, 10, '{\"auth_user\":\"bob\"}', 'Hello', 'snip', '[\"alpha\",\"Beta\",\"\"]')");
   }
   auto store = open_or_die(tmp.path());
   RawDb db(tmp.path());
@@ -225,6 +230,12 @@ TEST(StoreOpen, Migration002BackfillsTagRows) {
   auto tags = store->list_tags(1);
   ASSERT_TRUE(tags.ok());
   EXPECT_EQ(tags.value(), (std::vector<std::string>{"alpha", "Beta"}));
+  auto row = store->get_message(1, "01A");
+  ASSERT_TRUE(row.ok() && row.value());
+  EXPECT_EQ(row.value()->summary.subject, "Hello");
+  EXPECT_EQ(row.value()->summary.snippet, "snip");
+  EXPECT_EQ(row.value()->auth_user, "bob");
+  EXPECT_EQ(row.value()->summary.tags, (std::vector<std::string>{"alpha", "Beta", ""}));
 }
 
 // A database file that exists but predates the schema (user_version 0, rollback journal) is migrated in
@@ -1053,14 +1064,15 @@ std::string dump_rows(const fs::path& dir) {
       "SELECT group_concat(row, char(10)) FROM (SELECT "
       "quote(m.seq) || '|' || quote(m.id) || '|' || quote(m.inbox_id) || '|' || "
       "quote(m.received_ms) || '|' || quote(m.size) || '|' || quote(m.read) || '|' || "
-      "quote(m.flags) || '|' || quote(m.envelope) || '|' || quote(m.from_json) || '|' || "
-      "quote(m.to_json) || '|' || quote(m.cc_json) || '|' || quote(m.bcc_json) || '|' || "
-      "quote(m.reply_to_json) || '|' || quote(m.subject) || '|' || quote(m.date) || '|' || "
-      "quote(m.message_id) || '|' || quote(m.attachments) || '|' || quote(m.snippet) || '|' || "
-      "quote(m.tags_json) || '|' || quote(m.parse_failed) || '|' || "
-      "quote(m.parse_error) || '|' || quote(r.raw_size) || '|' || quote(r.compression) || '|' || "
+      "quote(m.flags) || '|' || quote(s.envelope) || '|' || quote(s.from_json) || '|' || "
+      "quote(s.to_json) || '|' || quote(s.cc_json) || '|' || quote(s.bcc_json) || '|' || "
+      "quote(m.reply_to_json) || '|' || quote(s.subject) || '|' || quote(s.date) || '|' || "
+      "quote(m.message_id) || '|' || quote(m.attachments) || '|' || quote(s.snippet) || '|' || "
+      "quote(s.tags_json) || '|' || quote(m.parse_failed) || '|' || quote(m.inlines) || '|' || "
+      "quote(s.parse_error) || '|' || quote(r.raw_size) || '|' || quote(r.compression) || '|' || "
       "quote(r.data) || '|' || quote(r.index_data) AS row "
-      "FROM messages m JOIN message_raw r ON r.seq = m.seq ORDER BY m.seq)");
+      "FROM messages m JOIN message_summaries s ON s.seq = m.seq JOIN message_raw r ON r.seq = m.seq "
+      "ORDER BY m.seq)");
 }
 
 std::string describe(const core::Envelope& e) {
