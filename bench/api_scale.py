@@ -9,7 +9,8 @@ REQUESTS requests on a keep-alive connection):
   search2    GET /api/v1/search?query=invoice payment           (target < 20 ms)
   attach     GET /api/v1/search?query=has:attachment from:x     (target < 20 ms)
   wait       SMTP 250 -> the matching /api/v1/wait returns       (p50, target < 5 ms)
-  waiters    RSS added by 1,000 idle /api/v1/wait requests       (target < 20 MiB)
+  waiters    RSS added by 1,000 idle /api/v1/wait requests       (target < 20 MiB; measured against the
+             RSS before the first round's waiters, with the list/search/wait work of that round done)
 Prints a table; timing is measured client-side with time.perf_counter (includes HTTP on loopback).
 
 Usage: bench/api_scale.py [--messages N] [--reps 3] [--requests 20] [--keep DIR]
@@ -149,18 +150,20 @@ def wait_latency(http_port, smtp_port, requests):
     return statistics.median(lat)
 
 
-def idle_waiters(http_port, pid, count):
-    before = rss_kib(pid)
+def idle_waiters(http_port, pid, count, baseline_kib):
+    """RSS while `count` waits are held, minus the RSS measured before the first round held any (the
+    allocator keeps freed memory, so a later round's own before/after difference would read 0)."""
     socks = []
     for i in range(count):
         s = socket.create_connection((HOST, http_port))
         s.sendall(f"GET /api/v1/wait?timeout=120s&query=subject:never{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         socks.append(s)
     time.sleep(3)
-    after = rss_kib(pid)
+    held = rss_kib(pid)
     for s in socks:
         s.close()
-    return (after - before) / 1024
+    time.sleep(1)  # the server sees the hang-ups and ends the waits
+    return (held - baseline_kib) / 1024
 
 
 def main():
@@ -192,6 +195,7 @@ def main():
                   f"({(args.messages - have) / secs:.0f} msg/s)", flush=True)
         q = urllib.parse.quote
         rows = {"list": [], "search2": [], "attach": [], "wait": [], "waiters": []}
+        baseline_kib = None
         for rep in range(args.reps):
             rows["list"].append(timed_gets(http_port, "/api/v1/messages?limit=50", args.requests))
             rows["search2"].append(timed_gets(http_port, "/api/v1/search?query=" + q("invoice payment"),
@@ -199,7 +203,9 @@ def main():
             rows["attach"].append(timed_gets(http_port, "/api/v1/search?query=" + q("has:attachment from:sender3"),
                                              args.requests))
             rows["wait"].append(wait_latency(http_port, smtp_port, args.requests))
-            rows["waiters"].append(idle_waiters(http_port, proc.pid, 1000))
+            if baseline_kib is None:
+                baseline_kib = rss_kib(proc.pid)
+            rows["waiters"].append(idle_waiters(http_port, proc.pid, 1000, baseline_kib))
             print(f"rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rows.items()), flush=True)
         targets = {"list": ("ms", 5), "search2": ("ms", 20), "attach": ("ms", 20), "wait": ("ms p50", 5),
                    "waiters": ("MiB", 20)}

@@ -170,9 +170,7 @@ int run_serve(const config::ServeOptions& o) {
   core::WorkerPool workers(worker_threads);
   ingest::PipelineOptions po;
   po.store = so;
-  po.on_stored = [&hub, &stats](const store::MessageRow& row) {
-    stats.smtp_accepted += 1;
-    stats.smtp_accepted_size += row.size;
+  po.on_stored = [&hub](const store::MessageRow& row) {
     events::Event e;
     e.inbox_id = row.inbox_id;
     e.type = "new";
@@ -181,6 +179,9 @@ int run_serve(const config::ServeOptions& o) {
     e.message_id = row.id;
     hub.publish(e);
   };
+  // A message stored while nobody subscribes (no WebSocket, no waiter) needs no event: a client that
+  // subscribes later reads the store, and a new waiter checks the store after subscribing.
+  po.stored_wanted = [&hub] { return hub.subscribers() > 0; };
   ingest::Pipeline pipeline(po, workers, writer);
 
   smtp::AcceptAllPolicy policy;
@@ -198,10 +199,13 @@ int run_serve(const config::ServeOptions& o) {
   lo.tls_key = key;
 
   auto deliver = [&pipeline, &stats](core::Envelope env, std::string data, std::function<void(smtp::DeliveryOutcome)> done) {
-    pipeline.submit(std::move(env), std::move(data), [done = std::move(done), &stats](core::Result<std::string> r) {
+    const auto size = static_cast<int64_t>(data.size());
+    pipeline.submit(std::move(env), std::move(data), [done = std::move(done), &stats, size](core::Result<std::string> r) {
       smtp::DeliveryOutcome out;
       out.ok = r.ok();
       if (r.ok()) {
+        stats.smtp_accepted += 1;
+        stats.smtp_accepted_size += size;
         out.id = std::move(r.value());
       } else {
         std::cerr << "mailjar: storing a message failed: " << r.error().message << "\n";
@@ -243,8 +247,18 @@ int run_serve(const config::ServeOptions& o) {
   ctx.stats = &stats;
   ctx.smtp_host = o.smtp.host;
   ctx.smtp_port = smtp_port.value();
-  ctx.submit = [&pipeline](core::Envelope env, std::string raw, std::function<void(core::Result<std::string>)> done) {
-    pipeline.submit(std::move(env), std::move(raw), std::move(done));
+  ctx.submit = [&pipeline, &stats](core::Envelope env, std::string raw,
+                                    std::function<void(core::Result<std::string>)> done) {
+    const auto size = static_cast<int64_t>(raw.size());
+    pipeline.submit(std::move(env), std::move(raw), [&stats, size, done = std::move(done)](core::Result<std::string> r) {
+      if (r.ok()) {
+        stats.smtp_accepted += 1;
+        stats.smtp_accepted_size += size;
+      } else {
+        stats.smtp_rejected += 1;
+      }
+      done(std::move(r));
+    });
   };
   http::Api api(ctx);
   http::HttpLimits hl;

@@ -60,7 +60,7 @@ void Pipeline::submit(core::Envelope envelope, std::string raw,
     m.raw = std::move(raw);
     std::string id = m.id;
     std::shared_ptr<store::MessageRow> row;
-    if (options_.on_stored) {
+    if (options_.on_stored && (!options_.stored_wanted || options_.stored_wanted())) {
       row = std::make_shared<store::MessageRow>();
       row->id = m.id;
       row->inbox_id = m.inbox_id;

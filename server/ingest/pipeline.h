@@ -33,6 +33,9 @@ struct PipelineOptions {
   // Called once per stored message, after its commit and before its `done`, on the writer's (or sync)
   // thread: must not block. The row is what the list API would read back (read = false).
   std::function<void(const store::MessageRow&)> on_stored;
+  // Asked when a message is submitted: false skips on_stored for it (and the copy of its summary), e.g.
+  // while nobody listens for events. Unset: always true.
+  std::function<bool()> stored_wanted;
 };
 
 class Pipeline {

@@ -585,3 +585,28 @@ def test_waits_of_clients_that_hang_up_end_at_once(make_server):
         time.sleep(0.1)
     assert waiting() == 0
     assert srv.assert_accepts_mail()
+
+
+def test_mailhog_v2_and_openapi_over_http(make_server):
+    srv = make_server()
+    tok = token()
+    mid = send(srv, make_message(tok, subject=f"hog {tok}", body="needle in the haystack\r\n"),
+               sender="carol@example.com", rcpts=("dave@example.org",))
+    status, _, page = call(srv, "GET", "/api/v2/messages")
+    assert status == 200 and page["total"] == 1 and page["count"] == 1 and page["start"] == 0
+    item = page["items"][0]
+    assert item["ID"] == mid
+    assert item["From"]["Mailbox"] == "carol" and item["From"]["Domain"] == "example.com"
+    assert [(t["Mailbox"], t["Domain"]) for t in item["To"]] == [("dave", "example.org")]
+    assert item["Content"]["Headers"]["Subject"] == [f"hog {tok}"]
+    assert "needle" in item["Content"]["Body"] and item["Raw"]["Data"] == srv.raw(mid).decode()
+    status, _, found = call(srv, "GET", "/api/v2/search?kind=containing&query=needle")
+    assert status == 200 and [i["ID"] for i in found["items"]] == [mid]
+    status, _, found = call(srv, "GET", "/api/v2/search?kind=containing&query=absent")
+    assert status == 200 and found["total"] == 0
+    status, _, err = call(srv, "GET", "/api/v2/search?kind=nope&query=x")
+    assert status == 400
+
+    status, headers, doc = call(srv, "GET", "/api/v1/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.")
+    assert "/api/v1/wait" in doc["paths"] and "/inboxes/{slug}/api/v1/messages" in doc["paths"]
