@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "events/hub.h"
+#include "http/handler_util.h"
 #include "http/json.h"
 #include "http/mailhog.h"
 #include "http/openapi.h"
@@ -39,8 +40,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kDefaultLimit = 50;
-constexpr int64_t kMaxLimit = 5000;
 constexpr std::string_view kRawContentType = "text/plain; charset=utf-8";
 
 Response json_response(int status, const json& body) {
@@ -55,20 +54,6 @@ Response store_error(const core::Error& error) {
   return error_response(500, "storage error: " + error.message, "internal");
 }
 
-// "2026-11-23T10:00:00.123Z" for a Unix time in milliseconds.
-std::string rfc3339_ms(int64_t unix_ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{unix_ms}};
-  const sys_days day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
-  return buf;
-}
 
 json address_json(const core::Address& address) {
   return json{{"Name", address.name}, {"Address", address.address}};
@@ -108,14 +93,9 @@ json message_json(const store::MessageRow& row, const std::string& username) {
   };
 }
 
-// Parses a non-negative decimal integer query value; nullopt if it is anything else.
-std::optional<int64_t> parse_non_negative(std::string_view text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc{} || ptr != end || value < 0) return std::nullopt;
-  return value;
-}
+
+std::optional<store::Inbox> scoped_inbox(const std::string& slug, const store::TokenScope& scope,
+                                         store::Store& store, Response& error);
 
 // The inbox a request addresses: the one named by the "/inboxes/{slug}" prefix, or the default inbox,
 // if `scope` may see it. On failure `error` holds the response to send: 404 for an inbox that does not
@@ -123,7 +103,6 @@ std::optional<int64_t> parse_non_negative(std::string_view text) {
 // when the default inbox is not the token's.
 std::optional<store::Inbox> resolve_inbox(const RouteMatch& match, const store::TokenScope& scope,
                                           store::Store& store, Response& error) {
-  std::optional<store::Inbox> inbox;
   if (!match.inbox_slug) {
     auto def = store.default_inbox();
     if (!def) {
@@ -137,16 +116,7 @@ std::optional<store::Inbox> resolve_inbox(const RouteMatch& match, const store::
     }
     return std::move(def).value();
   }
-  auto found = store.find_inbox_by_slug(*match.inbox_slug);
-  if (!found) {
-    error = store_error(found.error());
-    return std::nullopt;
-  }
-  if (!found.value() || (!scope.admin && found.value()->project_id != scope.project_id)) {
-    error = error_response(404, "inbox not found", "inbox_not_found");
-    return std::nullopt;
-  }
-  return std::move(*found.value());
+  return scoped_inbox(*match.inbox_slug, scope, store, error);
 }
 
 // The token of a request: "Authorization: Bearer T", or Basic with T as the password (or as the user
@@ -200,31 +170,7 @@ std::optional<std::vector<std::string>> string_array(const json& body, const cha
 
 std::optional<int64_t> parse_time_ms(const std::string& text);
 
-struct Paging {
-  int64_t start = 0;
-  int64_t limit = kDefaultLimit;
-};
 
-std::optional<Paging> parse_paging(const Target& target, Response& error) {
-  Paging p;
-  if (auto text = target.param("start"); text && !text->empty()) {
-    auto value = parse_non_negative(*text);
-    if (!value) {
-      error = invalid("start must be a non-negative integer");
-      return std::nullopt;
-    }
-    p.start = *value;
-  }
-  if (auto text = target.param("limit"); text && !text->empty()) {
-    auto value = parse_non_negative(*text);
-    if (!value || *value == 0) {
-      error = invalid("limit must be a positive integer");
-      return std::nullopt;
-    }
-    p.limit = std::min(*value, kMaxLimit);
-  }
-  return p;
-}
 
 // Parses and compiles a search query; nullopt (and `error`) on a syntax error.
 std::optional<store::CompiledQuery> compile(std::string_view text, const Target& target, Response& error) {

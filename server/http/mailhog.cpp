@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/handler_util.h"
 #include "http/json.h"
 #include "store/query.h"
 
@@ -33,8 +34,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kDefaultLimit = 50;
-constexpr int64_t kMaxLimit = 5000;             // items per page
 constexpr std::size_t kMaxQueryBytes = 4096;    // as the search language's own limit
 constexpr std::size_t kMaxQueryWords = 64;      // kind=containing: words (terms) per query
 constexpr std::size_t kMaxHeaderFields = 1000;  // header fields listed per message in Content.Headers
@@ -55,55 +54,9 @@ Response invalid(std::string_view message, std::string_view code = "invalid_para
   return error_response(400, message, code);
 }
 
-std::optional<int64_t> parse_non_negative(std::string_view text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc{} || ptr != end || value < 0) return std::nullopt;
-  return value;
-}
 
-struct Paging {
-  int64_t start = 0;
-  int64_t limit = kDefaultLimit;
-};
 
-// start (default 0) and limit (default 50, lowered to kMaxLimit); nullopt and `error` when malformed.
-std::optional<Paging> parse_paging(const Target& target, Response& error) {
-  Paging p;
-  if (auto text = target.param("start"); text && !text->empty()) {
-    auto value = parse_non_negative(*text);
-    if (!value) {
-      error = invalid("start must be a non-negative integer");
-      return std::nullopt;
-    }
-    p.start = *value;
-  }
-  if (auto text = target.param("limit"); text && !text->empty()) {
-    auto value = parse_non_negative(*text);
-    if (!value || *value == 0) {
-      error = invalid("limit must be a positive integer");
-      return std::nullopt;
-    }
-    p.limit = std::min(*value, kMaxLimit);
-  }
-  return p;
-}
 
-// "2026-11-23T10:00:00.123Z" for a Unix time in milliseconds.
-std::string rfc3339_ms(int64_t unix_ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{unix_ms}};
-  const sys_days day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
-  return buf;
-}
 
 // MailHog's Path: an address split at its last '@' (no '@': all of it is the mailbox).
 json path_json(std::string_view address) {

@@ -700,6 +700,20 @@ struct Store::Impl {
     return outcome;
   }
 
+  // The inbox's message and unread counts (inbox_counters); "not_found" for an unknown inbox.
+  Result<void> counters(int64_t inbox_id, int64_t& total, int64_t& unread) {
+    auto s = stmt(kCounters);
+    if (!s) return s.error();
+    Use use(*s);
+    sqlite3_bind_int64(*s, 1, inbox_id);
+    const int rc = sqlite3_step(*s);
+    if (rc == SQLITE_DONE) return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
+    if (rc != SQLITE_ROW) return db_error(db, rc, "count messages");
+    total = sqlite3_column_int64(*s, 0);
+    unread = sqlite3_column_int64(*s, 1);
+    return {};
+  }
+
   Result<void> exec(const char* sql, std::string_view what) {
     const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return db_error(db, rc, what);
@@ -1192,18 +1206,7 @@ Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& b
 Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_t limit,
                                          const std::string& before_id) {
   MessagePage page;
-  {
-    auto s = impl_->stmt(kCounters);
-    if (!s) return s.error();
-    Use use(*s);
-    sqlite3_bind_int64(*s, 1, inbox_id);
-    const int rc = sqlite3_step(*s);
-    if (rc == SQLITE_DONE)
-      return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
-    if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages");
-    page.total = sqlite3_column_int64(*s, 0);
-    page.unread = sqlite3_column_int64(*s, 1);
-  }
+  if (auto r = impl_->counters(inbox_id, page.total, page.unread); !r) return r.error();
   if (limit <= 0 || start >= page.total) return page;
   auto s = impl_->stmt(before_id.empty() ? kMessageList : kMessageListBefore);
   if (!s) return s.error();
@@ -1300,15 +1303,9 @@ Result<std::vector<std::string>> Store::search_ids(int64_t inbox_id, const std::
 }
 
 Result<int64_t> Store::count_messages(int64_t inbox_id) {
-  auto s = impl_->stmt(kCounters);
-  if (!s) return s.error();
-  Use use(*s);
-  sqlite3_bind_int64(*s, 1, inbox_id);
-  const int rc = sqlite3_step(*s);
-  if (rc == SQLITE_DONE)
-    return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
-  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages");
-  return sqlite3_column_int64(*s, 0);
+  int64_t total = 0, unread = 0;
+  if (auto r = impl_->counters(inbox_id, total, unread); !r) return r.error();
+  return total;
 }
 
 // ---- the API's queries and changes --------------------------------------------------------------
@@ -1391,18 +1388,7 @@ constexpr std::size_t kIdChunk = 500;
 
 Result<SearchPage> Store::search(int64_t inbox_id, const CompiledQuery& query, int64_t start, int64_t limit) {
   SearchPage page;
-  {
-    auto s = impl_->stmt(kCounters);
-    if (!s) return s.error();
-    Use use(*s);
-    sqlite3_bind_int64(*s, 1, inbox_id);
-    const int rc = sqlite3_step(*s);
-    if (rc == SQLITE_DONE)
-      return core::make_error("not_found", "inbox " + std::to_string(inbox_id) + " does not exist");
-    if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages");
-    page.total = sqlite3_column_int64(*s, 0);
-    page.unread = sqlite3_column_int64(*s, 1);
-  }
+  if (auto r = impl_->counters(inbox_id, page.total, page.unread); !r) return r.error();
   const std::string from = match_from(query);
   const std::string from_rows = match_from(query, true);
   {
