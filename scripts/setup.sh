@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian 12 packages), builds mailjar into ./build and installs the npm
-# packages of the integration tests (tests/integration/npm).
+# Installs what is missing (Debian 12 packages, Chromium among them for the web UI tests), builds mailjar
+# into ./build and installs the npm packages of the tests (tests/integration/npm: mailpit-api and
+# playwright-core, which drives Debian's /usr/bin/chromium; it never downloads a browser of its own).
 # Idempotent and quick when everything is there: apt is only called for missing packages, the
 # build is incremental (ninja + ccache), and `npm ci` runs only when package-lock.json changed.
 # Usage: scripts/setup.sh [--no-build]
@@ -15,8 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   # tests and tools: real SMTP clients, HTTP client, certificates
   python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl jq
-  # tests: the mailpit-api npm client
-  nodejs npm
+  # tests: the mailpit-api npm client, and the web UI in headless Chromium (driven by playwright-core)
+  nodejs npm chromium
 )
 
 missing=()
@@ -26,6 +27,8 @@ for p in "${PACKAGES[@]}"; do
   case "$p" in
     nodejs) command -v node >/dev/null && continue ;;
     npm) command -v npm >/dev/null && continue ;;
+    # A chromium installed otherwise (not Debian's package) is kept too: the tests run the command.
+    chromium) command -v chromium >/dev/null && continue ;;
   esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")

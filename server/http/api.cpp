@@ -29,6 +29,7 @@
 #include "http/mailhog.h"
 #include "http/openapi.h"
 #include "http/router.h"
+#include "http/static_files.h"
 #include "mime/detail.h"
 #include "store/query.h"
 #include "store/thread_store.h"
@@ -1260,6 +1261,50 @@ Response wait(const ApiContext& context, std::atomic<std::size_t>& live, const R
   return response;
 }
 
+// ---- the web UI (web/, embedded) ----------------------------------------------------------------------
+
+// The UI page's policy: only this origin's own scripts, styles and connections (the API and its
+// WebSocket); captured mail is shown only in frames of this origin (/view/, itself sandboxed).
+constexpr std::string_view kUiPagePolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
+// One embedded file with its validators: 304 when If-None-Match names its ETag. "no-cache": the names
+// are not content-hashed, so browsers revalidate each use (a 304 costs no body).
+Response static_file_response(const Request& request, const StaticFile& file) {
+  Response response;
+  response.content_type = std::string(file.content_type);
+  response.headers.emplace_back("ETag", std::string(file.etag));
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  for (const auto& [name, value] : request.headers) {
+    if (name == "if-none-match" && etag_matches(value, file.etag)) {
+      response.status = 304;
+      return response;
+    }
+  }
+  response.body = std::string(file.body);
+  return response;
+}
+
+Response ui_page(const Request& request) {
+  const std::optional<StaticFile> page = find_static_file("index.html");
+  if (!page) return error_response(404, "the web UI is not built into this binary", "not_found");
+  Response response = static_file_response(request, *page);
+  response.headers.emplace_back("Content-Security-Policy", std::string(kUiPagePolicy));
+  response.headers.emplace_back("X-Frame-Options", "DENY");
+  response.headers.emplace_back("Referrer-Policy", "no-referrer");
+  return response;
+}
+
+Response ui_asset(const Request& request, const RouteMatch& match) {
+  const std::string& name = match.params.at("Asset");
+  // index.html is the page: served only at its routes, with its policy.
+  const std::optional<StaticFile> file = name == "index.html" ? std::nullopt : find_static_file(name);
+  if (!file) return error_response(404, "no such web UI file: " + name, "not_found");
+  return static_file_response(request, *file);
+}
+
 
 Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, const Request& request,
                   store::Store& store) {
@@ -1318,6 +1363,13 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
       return update_inbox(context, request, match, *scope, store);
     case RouteId::kDeleteInbox:
       return delete_inbox(context, match, *scope, store);
+    case RouteId::kUiInboxPage: {
+      Response error;
+      if (!scoped_inbox(match.params.at("Slug"), *scope, store, error)) return error;
+      return ui_page(request);
+    }
+    case RouteId::kUiAsset:
+      return ui_asset(request, match);
     default:
       break;
   }
@@ -1368,6 +1420,8 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
       return mailhog_messages(*target, *inbox, store);
     case RouteId::kMailHogSearch:
       return mailhog_search(*target, *inbox, store);
+    case RouteId::kUiPage:
+      return ui_page(request);
     case RouteId::kLivez:
     case RouteId::kReadyz:
     case RouteId::kOpenApi:
@@ -1378,6 +1432,8 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kGetInbox:
     case RouteId::kUpdateInbox:
     case RouteId::kDeleteInbox:
+    case RouteId::kUiInboxPage:
+    case RouteId::kUiAsset:
       break;
   }
   return error_response(500, "route has no handler", "internal");

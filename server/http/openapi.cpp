@@ -436,6 +436,40 @@ std::map<std::string, OperationDoc, std::less<>> operation_table() {
                   {{"200", json_ok("The document.", typed("object", "OpenAPI 3.0.3 document."))}}};
   t["OpenAPI"].needs_token = false;
 
+  {
+    const auto page = [] {
+      return json{{"description",
+                   "The UI's HTML page (text/html), with a strict Content-Security-Policy, an ETag and "
+                   "Cache-Control: no-cache."},
+                  {"content", {{"text/html", {{"schema", string_s()}}}}}};
+    };
+    const std::string page_description =
+        "The bundled web UI: one HTML page that loads /ui/app.js and /ui/app.css and then uses only this "
+        "API and the WebSocket. Under /inboxes/{slug}/ it shows that inbox. Answers 304 to an "
+        "If-None-Match naming its ETag.";
+    t["WebUI"] = {"ui",          "Web UI", page_description,
+                  json::array(), nullptr,  {{"200", page()}, {"304", {{"description", "Not modified."}}}}};
+    t["WebUIInbox"] = {"ui",
+                       "Web UI of an inbox",
+                       page_description + " The same page as /inboxes/{slug}/.",
+                       json::array(),
+                       nullptr,
+                       {{"200", page()},
+                        {"304", {{"description", "Not modified."}}},
+                        {"404", error_doc("No inbox has this slug (Code inbox_not_found).")}}};
+    t["WebUIAsset"] = {
+        "ui",
+        "Web UI file",
+        "One file of the bundled web UI (script, style sheet, image), compiled into the binary, with its "
+        "content type, a strong ETag and Cache-Control: no-cache; 304 to an If-None-Match naming the ETag.",
+        json::array(),
+        nullptr,
+        {{"200", content_of("The file's bytes (Content-Type is the file's).", "application/octet-stream",
+                            string_s())},
+         {"304", {{"description", "Not modified."}}},
+         {"404", error_doc("No such file (Code not_found).")}}};
+  }
+
   t["ListProjects"] = {
       "admin",
       "List projects",
@@ -771,6 +805,7 @@ std::string path_param_description(std::string_view name) {
   if (name == "File")
     return "`{ID}.html` (the HTML body), `{ID}.txt` (the text body); `latest` for the newest.";
   if (name == "Tag") return "The tag name (percent-encoded).";
+  if (name == "Asset") return "A file of the web UI (from web/), e.g. `app.js` or `app.css`.";
   return "Path parameter " + std::string(name) + ".";
 }
 
@@ -876,6 +911,7 @@ json build_document(std::string_view version) {
       {"events", "The WebSocket of live events."},
       {"mailhog", "MailHog's API v2, for its CI clients."},
       {"admin", "Projects and inboxes (with their SMTP credentials and retention limits)."},
+      {"ui", "The bundled web UI (files compiled into the binary)."},
   };
   json tags = json::array();
   for (const auto& [name, unused] : used_tags) {

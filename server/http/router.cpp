@@ -41,6 +41,9 @@ constexpr std::array kRoutes{
     RouteSpec{"DELETE", "/api/v1/inboxes/{Slug}", RouteId::kDeleteInbox, "DeleteInbox", false},
     RouteSpec{"GET", "/api/v2/messages", RouteId::kMailHogMessages, "MailHogMessages", true},
     RouteSpec{"GET", "/api/v2/search", RouteId::kMailHogSearch, "MailHogSearch", true},
+    RouteSpec{"GET", "/", RouteId::kUiPage, "WebUI", true},
+    RouteSpec{"GET", "/inboxes/{Slug}", RouteId::kUiInboxPage, "WebUIInbox", false},
+    RouteSpec{"GET", "/ui/{Asset}", RouteId::kUiAsset, "WebUIAsset", false},
 };
 
 int hex_value(char c) {

@@ -8,7 +8,8 @@
 //   Every route is one row of kRoutes (method, pattern, name): the OpenAPI document is checked against
 //   this table, so routes are data, never code. Patterns are literal segments and "{Param}" segments
 //   (one whole segment each). Routes marked inbox_scoped also answer under the prefix "/inboxes/{slug}".
-//   A GET route also answers HEAD. Matching is exact: no trailing slash, no empty segments.
+//   A GET route also answers HEAD. Matching is exact: no trailing slash, no empty segments. The one
+//   exception is the root pattern "/" (the web UI), which under the prefix is "/inboxes/{slug}/".
 //   Percent-decoding happens per path segment after splitting on '/', so "%2F" never splits a segment.
 #pragma once
 
@@ -56,6 +57,9 @@ enum class RouteId {
   kDeleteInbox,
   kMailHogMessages,
   kMailHogSearch,
+  kUiPage,       // the web UI's page: "/" and "/inboxes/{slug}/"
+  kUiInboxPage,  // the same page at "/inboxes/{Slug}" (no trailing slash)
+  kUiAsset,      // one file of the web UI: "/ui/{Asset}"
 };
 
 struct RouteSpec {

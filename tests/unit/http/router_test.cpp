@@ -20,7 +20,10 @@ TEST(RouteTable, RowsAreWellFormedAndUnique) {
     EXPECT_FALSE(route.method.empty());
     ASSERT_FALSE(route.pattern.empty());
     EXPECT_EQ(route.pattern.front(), '/') << route.pattern;
-    EXPECT_NE(route.pattern.back(), '/') << route.pattern;
+    // No trailing slash, but for the root (the web UI's page).
+    if (route.pattern != "/") {
+      EXPECT_NE(route.pattern.back(), '/') << route.pattern;
+    }
     EXPECT_TRUE(names.insert(std::string(route.name)).second) << "duplicate name " << route.name;
     EXPECT_TRUE(method_patterns.insert(std::string(route.method) + " " + std::string(route.pattern)).second)
         << "duplicate route " << route.pattern;
@@ -88,6 +91,23 @@ TEST_P(MatchRouteTest, Matches) {
   }
 }
 
+// The web UI routes that carry a path parameter: the inbox page without the slash, and the assets.
+TEST(MatchRoute, UiPathParameters) {
+  const RouteMatch page = match_route("GET", "/inboxes/my%20box");
+  ASSERT_EQ(page.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(page.route->id, RouteId::kUiInboxPage);
+  EXPECT_EQ(page.params.at("Slug"), "my box");
+  EXPECT_FALSE(page.inbox_slug.has_value());
+
+  const RouteMatch asset = match_route("HEAD", "/ui/app.js");
+  ASSERT_EQ(asset.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(asset.route->id, RouteId::kUiAsset);
+  EXPECT_EQ(asset.params.at("Asset"), "app.js");
+
+  // The assets are not inbox-scoped: one copy at /ui/.
+  EXPECT_EQ(match_route("GET", "/inboxes/ci/ui/app.js").kind, RouteMatch::Kind::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Table, MatchRouteTest,
     testing::Values(
@@ -107,8 +127,12 @@ INSTANTIATE_TEST_SUITE_P(
                   nullptr},
         // '+' is not a space in a path.
         MatchCase{"GET", "/api/v1/message/a+b/raw", Kind::kFound, RouteId::kMessageRaw, nullptr, "a+b"},
+        // The web UI's page at the root and under an inbox (UiPathParameters: the other UI routes).
+        MatchCase{"GET", "/", Kind::kFound, RouteId::kUiPage, nullptr, nullptr},
+        MatchCase{"HEAD", "/", Kind::kFound, RouteId::kUiPage, nullptr, nullptr},
+        MatchCase{"GET", "/inboxes/ci/", Kind::kFound, RouteId::kUiPage, "ci", nullptr},
+        MatchCase{"POST", "/", Kind::kMethodNotAllowed, RouteId::kLivez, nullptr, nullptr},
         // Not found: unknown, trailing slash, empty segments, empty parameter, case, prefix misuse.
-        MatchCase{"GET", "/", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
         MatchCase{"GET", "/nope", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
         MatchCase{"GET", "/livez/", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
         MatchCase{"GET", "/api/v1/messages/", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
@@ -117,7 +141,9 @@ INSTANTIATE_TEST_SUITE_P(
         MatchCase{"GET", "/API/v1/messages", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
         MatchCase{"GET", "/api/v1/message/X/raw/extra", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
         MatchCase{"GET", "/inboxes/ci/livez", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
-        MatchCase{"GET", "/inboxes/ci", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
+        MatchCase{"GET", "/inboxes/ci/x", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
+        MatchCase{"GET", "/ui/", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
+        MatchCase{"GET", "/ui/a/b.js", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
         MatchCase{"GET", "/inboxes//api/v1/messages", Kind::kNotFound, RouteId::kLivez, nullptr, nullptr},
         MatchCase{"GET", "/inboxes/a/inboxes/b/api/v1/messages", Kind::kNotFound, RouteId::kLivez, nullptr,
                   nullptr},
