@@ -131,8 +131,48 @@ function messageRow(message) {
   time.append(stamp);
 
   tr.append(mark, from, subject, time);
+  tr.tabIndex = 0;
+  tr.addEventListener("click", () => openMessage(message.ID));
+  tr.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") openMessage(message.ID);
+  });
   return tr;
 }
+
+// ---- the message pane ----------------------------------------------------------------------------------
+// The open message is part of the URL ("#/m/{ID}"), so it survives a reload and can be linked to. The
+// pane itself is message.js's: showMessage(pane, base, id, {onClose}) renders it, closeMessage(pane)
+// empties it.
+
+const kMessageRoute = /^#\/m\/([0-9A-Za-z]+)$/;
+
+function openMessage(id) {
+  location.hash = `#/m/${id}`;
+}
+
+async function route() {
+  const pane = document.getElementById("message-pane");
+  const m = kMessageRoute.exec(location.hash);
+  for (const tr of el.rows.children) tr.classList.toggle("selected", m !== null && tr.dataset.id === m[1]);
+  document.body.classList.toggle("has-message", m !== null);
+  const view = await import("/ui/message.js");
+  if (!m) {
+    pane.hidden = true;
+    view.closeMessage(pane);
+    return;
+  }
+  pane.hidden = false;
+  const row = state.rows.get(m[1]);
+  if (row) row.classList.remove("unread");  // opening marks it read (the server publishes the update)
+  view.showMessage(pane, state.base, m[1], {
+    onClose: () => {
+      history.pushState(null, "", location.pathname + location.search);
+      route();
+    },
+  });
+}
+
+window.addEventListener("hashchange", () => route());
 
 function addRow(message, atTop) {
   if (!message || !message.ID || state.rows.has(message.ID)) return false;
@@ -273,6 +313,7 @@ function connectEvents(failures) {
 
 async function start() {
   connectEvents(0);
+  route();
   try {
     const info = await getJson(`${state.base}/api/v1/info`);
     state.inboxName = (info.Inbox && info.Inbox.Name) || "";
