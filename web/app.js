@@ -4,9 +4,18 @@
 // for the default inbox ("/") or "/inboxes/{slug}" (the page at "/inboxes/{slug}/"). Every value that
 // comes from mail (subjects, names, addresses) is put in the page with textContent, never as HTML.
 // Plain ES module: no bundler, nothing fetched from anywhere but this server.
+//
+// Paging: the list loads kPageSize rows and, on scrolling to its end, the next older page with
+// ?before={last ID} (a keyed seek, as fast at message 100,000 as at message 50); a search pages with
+// start= (search results have no key order to seek by). At most kMaxRows rows are kept in the page.
 
-const kPageSize = 50;          // messages fetched on load
-const kMaxRows = 500;          // rows kept while mail arrives live (the oldest are dropped)
+import { confirmAction, openSettings } from "/ui/settings.js";
+
+const kPageSize = 50;          // messages fetched per page
+const kMaxRows = 5000;         // rows kept in the page (live arrivals drop the oldest; paging stops here)
+const kMaxQuery = 500;         // longest search query sent
+const kSearchDelayMs = 250;    // typing pause before a search runs
+const kFaviconSize = 64;       // canvas size of the drawn favicon
 const kReconnectMinMs = 1000;  // WebSocket reconnect back-off, doubled per failed attempt
 const kReconnectMaxMs = 30000;
 
@@ -19,6 +28,14 @@ const state = {
   pending: null,    // events held while the first page loads (an array), else null
   loaded: false,    // a first page has been shown
   current: null,    // {inbox, option}: the current inbox's entry in the picker
+  query: "",        // the search shown ("" = the plain list)
+  more: false,      // an older page may exist
+  paging: false,    // a page request is in flight
+  generation: 0,    // bumped per first-page load, so a stale page answer is dropped
+  selected: new Set(),  // checked message IDs
+  cursor: null,     // the keyboard's current message ID
+  lastChecked: null,    // the last checkbox clicked (for shift-click ranges)
+  favicon: "",      // the unread count the favicon shows
 };
 
 const el = {
@@ -28,6 +45,17 @@ const el = {
   status: document.getElementById("status"),
   rows: document.getElementById("message-rows"),
   empty: document.getElementById("empty"),
+  search: document.getElementById("search"),
+  searchForm: document.getElementById("search-form"),
+  helpButton: document.getElementById("search-help-button"),
+  help: document.getElementById("search-help"),
+  helpList: document.getElementById("search-help-list"),
+  more: document.getElementById("more"),
+  loadMore: document.getElementById("load-more"),
+  selectAll: document.getElementById("select-all"),
+  selectionCount: document.getElementById("selection-count"),
+  bulk: ["bulk-read", "bulk-unread", "bulk-tag", "bulk-delete"].map((id) => document.getElementById(id)),
+  favicon: document.getElementById("favicon"),
 };
 
 // "/inboxes/staging/" -> "/inboxes/staging"; anything else -> "" (the default inbox).
@@ -36,8 +64,13 @@ function inboxBase(pathname) {
   return m ? `/inboxes/${m[1]}` : "";
 }
 
-async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+async function getJson(path, method = "GET", body = undefined) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {
@@ -48,7 +81,12 @@ async function getJson(path) {
     }
     throw new Error(message);
   }
-  return response.json();
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;  // the "ok" of a change
+  }
 }
 
 function showStatus(text) {
@@ -130,9 +168,35 @@ function messageRow(message) {
   stamp.textContent = timeText(message.Created);
   time.append(stamp);
 
-  tr.append(mark, from, subject, time);
+  for (const tag of (message.Tags || []).slice(0, 5)) {
+    const chip = document.createElement("span");
+    chip.className = "tag";
+    chip.textContent = tag;
+    subject.prepend(chip);
+  }
+
+  const check = document.createElement("td");
+  check.className = "col-check";
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.checked = state.selected.has(message.ID);
+  box.setAttribute("aria-label", `Select: ${message.Subject || "(no subject)"}`);
+  box.addEventListener("click", (e) => {
+    e.stopPropagation();
+    toggleSelected(message.ID, box.checked, e.shiftKey);
+  });
+  check.append(box);
+  check.addEventListener("click", (e) => {
+    if (e.target === check) box.click();
+  });
+
+  tr.append(check, mark, from, subject, time);
   tr.tabIndex = 0;
-  tr.addEventListener("click", () => openMessage(message.ID));
+  tr.addEventListener("click", (e) => {
+    if (e.target.closest(".col-check")) return;
+    setCursor(message.ID);
+    openMessage(message.ID);
+  });
   tr.addEventListener("keydown", (e) => {
     if (e.key === "Enter") openMessage(message.ID);
   });
@@ -153,7 +217,7 @@ function openMessage(id) {
 async function route() {
   const pane = document.getElementById("message-pane");
   const m = kMessageRoute.exec(location.hash);
-  for (const tr of el.rows.children) tr.classList.toggle("selected", m !== null && tr.dataset.id === m[1]);
+  markRouteRow();
   document.body.classList.toggle("has-message", m !== null);
   const view = await import("/ui/message.js");
   if (!m) {
@@ -174,6 +238,12 @@ async function route() {
 
 window.addEventListener("hashchange", () => route());
 
+// Marks the row of the open message.
+function markRouteRow() {
+  const m = kMessageRoute.exec(location.hash);
+  for (const tr of el.rows.children) tr.classList.toggle("selected", m !== null && tr.dataset.id === m[1]);
+}
+
 function addRow(message, atTop) {
   if (!message || !message.ID || state.rows.has(message.ID)) return false;
   const tr = messageRow(message);
@@ -191,8 +261,21 @@ function addRow(message, atTop) {
 function removeRow(id) {
   const tr = state.rows.get(id);
   if (!tr) return;
+  if (state.cursor === id) {
+    const next = tr.nextElementSibling || tr.previousElementSibling;
+    state.cursor = next ? next.dataset.id : null;
+    if (next) next.classList.add("cursor");
+  }
   tr.remove();
   state.rows.delete(id);
+  state.selected.delete(id);
+}
+
+function clearRows() {
+  state.rows.clear();
+  state.selected.clear();
+  state.cursor = null;
+  el.rows.replaceChildren();
 }
 
 function setReadMark(id, read) {
@@ -209,27 +292,122 @@ function render() {
   if (state.current) state.current.option.textContent = inboxLabel(state.current.inbox, state.total, state.unread);
   const name = state.inboxName || "mailjar";
   document.title = `${state.unread > 0 ? `(${state.unread}) ` : ""}${name} · mailjar`;
+  drawFavicon(state.unread);
+  renderSelection();
+  el.loadMore.hidden = !state.more;
+}
+
+// The tab icon: the plain icon when nothing is unread, else an envelope with the count drawn on a
+// canvas (a data: URL; the page's CSP allows img-src data:).
+function drawFavicon(unread) {
+  const label = unread > 999 ? "999+" : unread > 0 ? String(unread) : "";
+  if (label === state.favicon) return;
+  state.favicon = label;
+  if (!label) {
+    el.favicon.type = "image/svg+xml";
+    el.favicon.href = "/ui/favicon.svg";
+    return;
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = kFaviconSize;
+  const g = canvas.getContext("2d");
+  if (!g) return;
+  g.fillStyle = "#2563eb";
+  g.fillRect(4, 14, 56, 40);
+  g.strokeStyle = "#ffffff";
+  g.lineWidth = 4;
+  g.beginPath();
+  g.moveTo(6, 16);
+  g.lineTo(32, 36);
+  g.lineTo(58, 16);
+  g.stroke();
+  g.fillStyle = "#dc2626";
+  g.beginPath();
+  g.roundRect(kFaviconSize - 44, 0, 44, 34, 14);
+  g.fill();
+  g.fillStyle = "#ffffff";
+  g.font = `bold ${label.length > 2 ? 18 : 26}px sans-serif`;
+  g.textAlign = "center";
+  g.textBaseline = "middle";
+  g.fillText(label, kFaviconSize - 22, 18);
+  el.favicon.type = "image/png";
+  el.favicon.href = canvas.toDataURL("image/png");
 }
 
 // Loads the first page. Events that arrive while it is in flight are held and applied after it, so a
 // message stored between the server's answer and its arrival here is neither lost nor doubled.
+function pageUrl(older) {
+  if (state.query) {
+    const start = older ? state.rows.size : 0;
+    return `${state.base}/api/v1/search?query=${encodeURIComponent(state.query)}&start=${start}&limit=${kPageSize}`;
+  }
+  const last = el.rows.lastElementChild;
+  const before = older && last ? `&before=${encodeURIComponent(last.dataset.id)}` : "";
+  return `${state.base}/api/v1/messages?limit=${kPageSize}${before}`;
+}
+
 async function loadMessages() {
   state.pending = [];
+  const generation = ++state.generation;
   try {
-    const page = await getJson(`${state.base}/api/v1/messages?limit=${kPageSize}`);
-    state.rows.clear();
-    el.rows.replaceChildren();
+    const page = await getJson(pageUrl(false));
+    if (generation !== state.generation) return;
+    const keepCursor = state.cursor;
+    clearRows();
     for (const message of page.messages || []) addRow(message, false);
-    state.total = page.messages_count ?? page.total ?? 0;
+    if (keepCursor && state.rows.has(keepCursor)) setCursor(keepCursor);
+    const count = (page.messages || []).length;
+    state.more = count === kPageSize && (!state.query || count < (page.messages_count ?? 0));
+    state.total = page.total ?? page.messages_count ?? 0;
     state.unread = page.unread ?? 0;
     state.loaded = true;
+    el.empty.textContent = state.query ? "No message matches this search."
+                                       : "No messages yet. Send mail to this inbox's SMTP port and it appears here.";
     render();
+    markRouteRow();
   } finally {
     const held = state.pending;
     state.pending = null;
     for (const event of held) onEvent(event);
   }
 }
+
+// Appends the next older page (or the next page of the search), once at a time.
+async function loadOlder() {
+  if (!state.more || state.paging || state.pending || state.rows.size === 0) return;
+  if (state.rows.size >= kMaxRows) {
+    state.more = false;
+    showStatus(`Showing the newest ${kMaxRows} messages: search to find older ones.`);
+    render();
+    return;
+  }
+  state.paging = true;
+  const generation = state.generation;
+  try {
+    const page = await getJson(pageUrl(true));
+    if (generation !== state.generation) return;
+    const messages = page.messages || [];
+    for (const message of messages) addRow(message, false);
+    state.more = messages.length === kPageSize;
+    render();
+  } catch (err) {
+    showStatus(`Could not load older messages: ${err.message}`);
+  } finally {
+    state.paging = false;
+  }
+  // A short page on a tall screen leaves the end in view: keep filling.
+  if (state.more && endInView()) loadOlder();
+}
+
+function endInView() {
+  const box = el.more.getBoundingClientRect();
+  return box.top < window.innerHeight + 200;
+}
+
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) loadOlder();
+}, { rootMargin: "0px 0px 400px 0px" }).observe(el.more);
+el.loadMore.addEventListener("click", () => loadOlder());
 
 // ---- live events ---------------------------------------------------------------------------------------
 
@@ -245,6 +423,10 @@ function onEvent(event) {
   }
   switch (event.Type) {
     case "new":
+      if (state.query) {
+        scheduleSearch();  // only a new match belongs in a search: ask the server again
+        break;
+      }
       if (addRow(event.Data, true)) {
         state.total += 1;
         if (!event.Data.Read) state.unread += 1;
@@ -260,8 +442,8 @@ function onEvent(event) {
       for (const id of (event.Data && event.Data.IDs) || []) removeRow(id);
       break;
     case "truncate":
-      state.rows.clear();
-      el.rows.replaceChildren();
+      clearRows();
+      state.more = false;
       break;
     case "stats":
       // The server's totals after any change: authoritative over the local counting above.
@@ -308,6 +490,238 @@ function connectEvents(failures) {
     setTimeout(() => connectEvents(misses), delay);
   });
 }
+
+// ---- selection and bulk actions ------------------------------------------------------------------------
+
+function rowIds() {
+  return [...el.rows.children].map((tr) => tr.dataset.id);
+}
+
+// Checks or unchecks one message; with `range`, every row between it and the last one clicked too.
+function toggleSelected(id, on, range) {
+  const ids = rowIds();
+  let targets = [id];
+  if (range && state.lastChecked && state.rows.has(state.lastChecked)) {
+    const [a, b] = [ids.indexOf(state.lastChecked), ids.indexOf(id)].sort((x, y) => x - y);
+    targets = ids.slice(a, b + 1);
+  }
+  for (const t of targets) {
+    if (on) state.selected.add(t);
+    else state.selected.delete(t);
+    const box = state.rows.get(t)?.querySelector(".col-check input");
+    if (box) box.checked = on;
+  }
+  state.lastChecked = id;
+  renderSelection();
+}
+
+function renderSelection() {
+  const n = state.selected.size;
+  el.selectionCount.textContent = `${n} selected`;
+  for (const button of el.bulk) button.disabled = n === 0;
+  el.selectAll.checked = n > 0 && n === state.rows.size;
+  el.selectAll.indeterminate = n > 0 && n < state.rows.size;
+}
+
+el.selectAll.addEventListener("change", () => {
+  for (const id of rowIds()) {
+    if (el.selectAll.checked) state.selected.add(id);
+    else state.selected.delete(id);
+    state.rows.get(id).querySelector(".col-check input").checked = el.selectAll.checked;
+  }
+  renderSelection();
+});
+
+// The checked messages, else the keyboard's current one (for the Delete key).
+function targetIds(allowCursor) {
+  if (state.selected.size > 0) return [...state.selected];
+  return allowCursor && state.cursor ? [state.cursor] : [];
+}
+
+async function bulk(action, ids) {
+  if (ids.length === 0) return;
+  try {
+    await action(ids);
+    showStatus("");
+  } catch (err) {
+    showStatus(`That did not work: ${err.message}`);
+  }
+  renderSelection();
+}
+
+async function setRead(ids, read) {
+  await getJson(`${state.base}/api/v1/messages`, "PUT", { IDs: ids, Read: read });
+  for (const id of ids) setReadMark(id, read);
+}
+
+async function deleteIds(ids) {
+  await getJson(`${state.base}/api/v1/messages`, "DELETE", { IDs: ids });
+  for (const id of ids) removeRow(id);
+  if (state.cursor) state.rows.get(state.cursor)?.focus();
+  render();
+}
+
+document.getElementById("bulk-read").addEventListener("click", () => bulk((ids) => setRead(ids, true), targetIds(false)));
+document.getElementById("bulk-unread").addEventListener("click", () => bulk((ids) => setRead(ids, false), targetIds(false)));
+document.getElementById("bulk-delete").addEventListener("click", () => bulk(deleteIds, targetIds(false)));
+
+const tagDialog = document.getElementById("tag-dialog");
+document.getElementById("bulk-tag").addEventListener("click", () => {
+  document.getElementById("tag-input").value = "";
+  tagDialog.returnValue = "";
+  tagDialog.showModal();
+});
+tagDialog.addEventListener("close", () => {
+  if (tagDialog.returnValue !== "ok") return;
+  const tags = document.getElementById("tag-input").value.split(",").map((t) => t.trim()).filter(Boolean);
+  bulk(async (ids) => {
+    await getJson(`${state.base}/api/v1/tags`, "PUT", { IDs: ids, Tags: tags });
+    await loadMessages();  // the rows show their new tags
+  }, targetIds(false));
+});
+
+document.getElementById("delete-all").addEventListener("click", async () => {
+  const what = state.total === 1 ? "the 1 message" : `all ${state.total} messages`;
+  if (!(await confirmAction(`Delete ${what} in this inbox? This cannot be undone.`, "Delete all"))) return;
+  try {
+    await getJson(`${state.base}/api/v1/messages`, "DELETE", {});
+    clearRows();
+    state.more = false;
+    render();
+  } catch (err) {
+    showStatus(`Could not delete: ${err.message}`);
+  }
+});
+
+// ---- search --------------------------------------------------------------------------------------------
+
+const kSearchSyntax = [
+  ["word", "every plain word must match, as a word prefix (invoice finds invoices)"],
+  ['"a phrase"', "the exact phrase"],
+  ["from: to: cc: bcc:", "an address or name, e.g. from:alice@example.com"],
+  ["addressed:", "in To, Cc or Bcc"],
+  ["subject: reply-to: message-id:", "that header"],
+  ["tag:", "messages with that tag"],
+  ["is:read is:unread is:tagged", "read state, any tag"],
+  ["has:attachment has:inline", "with attachments, with inline parts"],
+  ["larger:1M smaller:10k", "by size"],
+  ["before:2026-11-23 after:2026-11-01", "by the date received"],
+];
+
+for (const [term, meaning] of kSearchSyntax) {
+  const dt = document.createElement("dt");
+  const code = document.createElement("code");
+  code.textContent = term;
+  dt.append(code);
+  const dd = document.createElement("dd");
+  dd.textContent = meaning;
+  el.helpList.append(dt, dd);
+}
+
+function setHelp(open) {
+  el.help.hidden = !open;
+  el.helpButton.setAttribute("aria-expanded", String(open));
+}
+
+el.helpButton.addEventListener("click", () => setHelp(el.help.hidden));
+el.searchForm.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !el.help.hidden) {
+    e.stopPropagation();
+    setHelp(false);
+    el.helpButton.focus();
+  }
+});
+document.addEventListener("click", (e) => {
+  if (!el.help.hidden && !el.searchForm.contains(e.target)) setHelp(false);
+});
+
+let searchTimer = null;
+function scheduleSearch() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(runSearch, kSearchDelayMs);
+}
+
+function runSearch() {
+  clearTimeout(searchTimer);
+  state.query = el.search.value.trim().slice(0, kMaxQuery);
+  loadMessages().then(() => showStatus(""), (err) => showStatus(`Search failed: ${err.message}`));
+}
+
+el.search.addEventListener("input", scheduleSearch);
+el.searchForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  runSearch();
+});
+
+// ---- keyboard ------------------------------------------------------------------------------------------
+
+function setCursor(id) {
+  if (state.cursor) state.rows.get(state.cursor)?.classList.remove("cursor");
+  state.cursor = id;
+  const tr = id ? state.rows.get(id) : null;
+  if (!tr) return;
+  tr.classList.add("cursor");
+  tr.focus({ preventScroll: true });
+  tr.scrollIntoView({ block: "nearest" });
+}
+
+function moveCursor(step) {
+  const ids = rowIds();
+  if (ids.length === 0) return;
+  const at = state.cursor ? ids.indexOf(state.cursor) : -1;
+  const next = at < 0 ? 0 : Math.min(Math.max(at + step, 0), ids.length - 1);
+  setCursor(ids[next]);
+  if (next >= ids.length - 5) loadOlder();
+}
+
+function typing(target) {
+  return target instanceof HTMLElement &&
+         (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+const shortcutsDialog = document.getElementById("shortcuts-dialog");
+document.getElementById("shortcuts-button").addEventListener("click", () => shortcutsDialog.showModal());
+
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+  if (typing(e.target) || document.querySelector("dialog[open]")) return;
+  if (e.target instanceof Node && document.getElementById("message-pane").contains(e.target)) return;
+  switch (e.key) {
+    case "j":
+      moveCursor(1);
+      break;
+    case "k":
+      moveCursor(-1);
+      break;
+    case "Enter":
+      if (!state.cursor || (e.target instanceof HTMLElement && e.target.closest("button, a, tr"))) return;
+      openMessage(state.cursor);
+      break;
+    case "x":
+      if (state.cursor) toggleSelected(state.cursor, !state.selected.has(state.cursor), false);
+      break;
+    case "Delete":
+      bulk(deleteIds, targetIds(true));
+      break;
+    case "/":
+      el.search.focus();
+      el.search.select();
+      break;
+    case "?":
+      shortcutsDialog.showModal();
+      break;
+    default:
+      return;
+  }
+  e.preventDefault();
+});
+
+// ---- settings ------------------------------------------------------------------------------------------
+
+document.getElementById("settings-button").addEventListener("click", () => {
+  const slug = state.current ? state.current.inbox.Slug : state.base ? decodeURIComponent(state.base.slice(9)) : "default";
+  openSettings(document.getElementById("settings-dialog"), slug);
+});
 
 // ---- start ---------------------------------------------------------------------------------------------
 

@@ -1,27 +1,487 @@
-// mailjar web UI: the message pane (filled in by the message view; this first version shows the subject).
+// mailjar web UI: the message pane (issue 4's message view).
 //
 // Contract: showMessage(pane, base, id, {onClose}) renders message `id` of the inbox at `base` ("" or
-// "/inboxes/{slug}") into `pane`; closeMessage(pane) empties it. Mail content is never put in the UI's own
-// document as HTML.
+// "/inboxes/{slug}") into `pane`: a header (subject, addresses, date, size, tags, actions) and the tabs
+// HTML, Text, Source, Headers, Attachments, Analysis. closeMessage(pane) empties it. onClose is called
+// by the Close button and after a delete.
+//
+// Mail is hostile. Its HTML is shown only in an <iframe sandbox> (no scripts, no same-origin access,
+// popups only so links open in a new tab) loading {base}/view/{id}.html, whose own CSP blocks scripts and,
+// until the person asks, remote images. Everything else from the message (subject, addresses, headers,
+// source, file names) is set with textContent; HTML parsed here (DOMParser) is only read, never
+// attached to this document.
+
+const kMaxSourceChars = 2 * 1024 * 1024;  // the Source tab shows at most this much (download for the rest)
+const kMaxHeaderRows = 2000;              // rows in the Headers table
+const kMaxParsedHtmlChars = 4 * 1024 * 1024;  // HTML larger than this is not parsed for counts/text
+const kWidths = [["phone", "Phone", "375 px"], ["tablet", "Tablet", "768 px"], ["desktop", "Desktop", "100%"]];
+const kTabs = [
+  ["html", "HTML"], ["text", "Text"], ["source", "Source"], ["headers", "Headers"],
+  ["attachments", "Attachments"], ["analysis", "Analysis"],
+];
+
+let generation = 0;  // bumps on every show/close, so a slow fetch for an older message renders nothing
+
+function node(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function button(label, className, onClick) {
+  const b = node("button", className, label);
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+export function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function formatAddress(a) {
+  if (!a || !a.Address) return a && a.Name ? a.Name : "";
+  return a.Name ? `${a.Name} <${a.Address}>` : a.Address;
+}
+
+function formatAddresses(list) {
+  return (Array.isArray(list) ? list : []).map(formatAddress).filter(Boolean).join(", ");
+}
+
+function formatDate(text) {
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? String(text || "") : d.toLocaleString();
+}
+
+function messageUrl(base, id) {
+  return `${base}/api/v1/message/${encodeURIComponent(id)}`;
+}
+
+// Parses mail HTML into a detached document (DOMParser runs no scripts and loads nothing); null when
+// there is none or it is too large to inspect.
+function parseHtml(html) {
+  if (!html || html.length > kMaxParsedHtmlChars) return null;
+  return new DOMParser().parseFromString(html, "text/html");
+}
+
+const kRemote = /^\s*https?:\/\//i;
+const kCssUrl = /url\(\s*(['"]?)([^'")]*)\1\s*\)/gi;
+
+// The number of remote (http/https) image references in a parsed message: <img src>, srcset entries,
+// background attributes and url(...) in style attributes and <style> elements.
+export function countRemoteImages(doc) {
+  if (!doc) return 0;
+  let count = 0;
+  const cssUrls = (css) => {
+    for (const m of String(css).matchAll(kCssUrl)) if (kRemote.test(m[2])) count += 1;
+  };
+  for (const img of doc.querySelectorAll("img[src], input[type=image][src]")) {
+    if (kRemote.test(img.getAttribute("src"))) count += 1;
+  }
+  for (const e of doc.querySelectorAll("[srcset]")) {
+    for (const candidate of e.getAttribute("srcset").split(",")) if (kRemote.test(candidate)) count += 1;
+  }
+  for (const e of doc.querySelectorAll("[background]")) {
+    if (kRemote.test(e.getAttribute("background"))) count += 1;
+  }
+  for (const e of doc.querySelectorAll("[style]")) cssUrls(e.getAttribute("style"));
+  for (const s of doc.querySelectorAll("style")) cssUrls(s.textContent);
+  return count;
+}
+
+const kBlockTags = new Set(["P", "DIV", "TR", "LI", "H1", "H2", "H3", "H4", "H5", "H6", "TABLE", "BLOCKQUOTE",
+                            "PRE", "UL", "OL", "SECTION", "ARTICLE", "HEADER", "FOOTER", "HR"]);
+
+// A plain-text rendering of a parsed message (line breaks at <br> and block ends; scripts and styles
+// dropped). The detached document is changed, never shown.
+export function htmlToText(doc) {
+  if (!doc || !doc.body) return "";
+  for (const e of doc.querySelectorAll("script, style, noscript, template, head")) e.remove();
+  for (const br of doc.body.querySelectorAll("br")) br.replaceWith("\n");
+  for (const e of doc.body.querySelectorAll("*")) if (kBlockTags.has(e.tagName)) e.append("\n");
+  return doc.body.textContent.replace(/[ \t]+\n/g, "\n").replace(/\n{3,}/g, "\n\n").trim();
+}
+
+// ---- tabs ------------------------------------------------------------------------------------------------
+
+// Builds an accessible tab strip (role=tablist/tab/tabpanel, roving tabindex, arrow keys, Home/End);
+// `render(name, panel)` fills a panel the first time its tab is chosen.
+function buildTabs(render) {
+  const list = node("div", "mv-tabs");
+  list.setAttribute("role", "tablist");
+  list.setAttribute("aria-label", "Message views");
+  const panels = node("div", "mv-panels");
+  const tabs = [];
+  const rendered = new Set();
+  const select = (index, focus) => {
+    tabs.forEach((t, i) => {
+      const on = i === index;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      t.panel.hidden = !on;
+    });
+    const tab = tabs[index];
+    if (focus) tab.focus();
+    if (!rendered.has(tab.dataset.tab)) {
+      rendered.add(tab.dataset.tab);
+      render(tab.dataset.tab, tab.panel);
+    }
+  };
+  kTabs.forEach(([name, label], i) => {
+    const tab = node("button", "mv-tab", label);
+    tab.type = "button";
+    tab.id = `mv-tab-${name}`;
+    tab.dataset.tab = name;
+    tab.setAttribute("role", "tab");
+    tab.setAttribute("aria-controls", `mv-panel-${name}`);
+    const panel = node("div", "mv-panel");
+    panel.id = `mv-panel-${name}`;
+    panel.dataset.panel = name;
+    panel.setAttribute("role", "tabpanel");
+    panel.setAttribute("aria-labelledby", tab.id);
+    panel.tabIndex = 0;
+    tab.panel = panel;
+    tab.addEventListener("click", () => select(i, false));
+    tab.addEventListener("keydown", (e) => {
+      const moves = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: kTabs.length - 1 };
+      if (!(e.key in moves)) return;
+      e.preventDefault();
+      select((moves[e.key] + kTabs.length) % kTabs.length, true);
+    });
+    tabs.push(tab);
+    list.append(tab);
+    panels.append(panel);
+  });
+  return { list, panels, select };
+}
+
+function notice(panel, text) {
+  panel.replaceChildren(node("p", "mv-empty", text));
+}
+
+async function fetchOk(url, what) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${what}: HTTP ${response.status}`);
+  return response;
+}
+
+// Runs an async panel renderer, showing its failure in the panel instead of leaving it blank.
+function guarded(panel, work) {
+  work().catch((err) => notice(panel, `Could not load: ${err.message}`));
+}
+
+// ---- the panels ------------------------------------------------------------------------------------------
+
+function renderHtml(panel, base, id, m, doc) {
+  if (!m.HTML) {
+    notice(panel, "This message has no HTML part.");
+    return;
+  }
+  const bar = node("div", "mv-toolbar");
+  const frame = node("iframe", "mv-frame");
+  frame.setAttribute("sandbox", "allow-popups allow-popups-to-escape-sandbox");
+  frame.setAttribute("referrerpolicy", "no-referrer");
+  frame.title = "HTML body of the message";
+  frame.dataset.width = "desktop";
+  const viewUrl = `${base}/view/${encodeURIComponent(id)}.html`;
+  frame.src = viewUrl;
+
+  const widths = node("div", "mv-widths");
+  widths.setAttribute("role", "group");
+  widths.setAttribute("aria-label", "Preview width");
+  for (const [name, label, size] of kWidths) {
+    const b = button(label, "mv-width", () => {
+      frame.dataset.width = name;
+      for (const other of widths.children) other.setAttribute("aria-pressed", String(other === b));
+    });
+    b.dataset.width = name;
+    b.title = size;
+    b.setAttribute("aria-pressed", String(name === "desktop"));
+    widths.append(b);
+  }
+  bar.append(widths);
+
+  const blocked = countRemoteImages(doc);
+  if (blocked > 0) {
+    const note = node("p", "mv-remote");
+    note.setAttribute("role", "status");
+    const text = node("span", "mv-remote-text", `${blocked} remote image${blocked === 1 ? "" : "s"} blocked`);
+    const show = button("Show images", "mv-show-images", () => {
+      frame.src = `${viewUrl}?remote=1`;
+      text.textContent = `${blocked} remote image${blocked === 1 ? "" : "s"} shown`;
+      show.remove();
+    });
+    note.append(text, " ", show);
+    bar.append(note);
+  }
+  const holder = node("div", "mv-frame-holder");
+  holder.append(frame);
+  panel.replaceChildren(bar, holder);
+}
+
+function renderText(panel, m, doc) {
+  const text = m.Text || htmlToText(doc);
+  if (!text) {
+    notice(panel, "This message has no text.");
+    return;
+  }
+  const pre = node("pre", "mv-pre mv-text", text);
+  if (!m.Text) panel.replaceChildren(node("p", "mv-note", "No text part: this is a rendering of the HTML."), pre);
+  else panel.replaceChildren(pre);
+}
+
+// The raw message with its header lines split into name and value spans (continuation lines are value).
+function colourSource(raw) {
+  const pre = node("pre", "mv-pre mv-source");
+  const end = raw.search(/\r?\n\r?\n/);
+  const head = end < 0 ? raw : raw.slice(0, end);
+  for (const line of head.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (/^[ \t]/.test(line) || colon <= 0) {
+      pre.append(node("span", "mv-hvalue", line), "\n");
+    } else {
+      pre.append(node("span", "mv-hname", line.slice(0, colon + 1)), node("span", "mv-hvalue", line.slice(colon + 1)),
+                 "\n");
+    }
+  }
+  if (end >= 0) pre.append(raw.slice(end).replace(/^\r?\n/, ""));
+  return pre;
+}
+
+async function renderSource(panel, base, id) {
+  const rawUrl = `${messageUrl(base, id)}/raw`;
+  const raw = await (await fetchOk(rawUrl, "raw message")).text();
+  const bar = node("div", "mv-toolbar");
+  const dl = node("a", "mv-download", "Download .eml");
+  dl.href = `${rawUrl}?dl=1`;
+  dl.setAttribute("download", `${id}.eml`);
+  bar.append(dl);
+  if (raw.length > kMaxSourceChars) {
+    bar.append(node("span", "mv-note", `Showing the first ${formatSize(kMaxSourceChars)}; download for all of it.`));
+  }
+  panel.replaceChildren(bar, colourSource(raw.slice(0, kMaxSourceChars)));
+}
+
+function envelopeList(envelope) {
+  const section = node("section", "mv-envelope");
+  section.append(node("h3", "", "Envelope"));
+  if (!envelope) {
+    section.append(node("p", "mv-empty", "No SMTP envelope recorded (the message did not arrive over SMTP)."));
+    return section;
+  }
+  const tls = envelope.TLSVersion ? `${envelope.TLSVersion}${envelope.TLSCipher ? ` (${envelope.TLSCipher})` : ""}` : "none";
+  const client = envelope.ClientIP ? `${envelope.ClientIP}${envelope.ClientPort ? `:${envelope.ClientPort}` : ""}` : "";
+  const rows = [
+    ["MAIL FROM", envelope.MailFrom || "<>"],
+    ["RCPT TO", (envelope.RcptTo || []).map((r) => r.Address).join(", ")],
+    ["Client IP", client],
+    ["HELO", envelope.Helo || ""],
+    ["TLS", tls],
+    ["Auth user", envelope.AuthUser || "none"],
+  ];
+  const dl = node("dl", "mv-dl");
+  for (const [name, value] of rows) dl.append(node("dt", "", name), node("dd", "", value));
+  section.append(dl);
+  return section;
+}
+
+async function renderHeaders(panel, base, id, m) {
+  const headers = await (await fetchOk(`${messageUrl(base, id)}/headers`, "headers")).json();
+  const table = node("table", "mv-headers");
+  table.setAttribute("aria-label", "Headers");
+  const thead = node("thead");
+  const hr = node("tr");
+  hr.append(node("th", "", "Name"), node("th", "", "Value"));
+  for (const th of hr.children) th.scope = "col";
+  thead.append(hr);
+  const tbody = node("tbody");
+  let rows = 0;
+  for (const [name, values] of Object.entries(headers || {})) {
+    for (const value of Array.isArray(values) ? values : [values]) {
+      if (rows++ >= kMaxHeaderRows) break;
+      const tr = node("tr");
+      const th = node("th", "mv-hname", name);
+      th.scope = "row";
+      tr.append(th, node("td", "mv-hvalue", String(value)));
+      tbody.append(tr);
+    }
+  }
+  table.append(thead, tbody);
+  const wrap = node("div", "mv-headers-layout");
+  const left = node("section", "mv-headers-table");
+  left.append(node("h3", "", "Headers"), table);
+  wrap.append(left, envelopeList(m.Envelope));
+  panel.replaceChildren(wrap);
+}
+
+function renderAttachments(panel, base, id, m) {
+  const parts = [
+    ...(m.Attachments || []).map((p) => ({ ...p, kind: "attachment" })),
+    ...(m.Inline || []).map((p) => ({ ...p, kind: "inline" })),
+  ];
+  if (parts.length === 0) {
+    notice(panel, "No attachments or inline parts.");
+    return;
+  }
+  const list = node("ul", "mv-parts");
+  for (const p of parts) {
+    const li = node("li", "mv-part");
+    li.dataset.partId = p.PartID;
+    const url = `${messageUrl(base, id)}/part/${encodeURIComponent(p.PartID)}`;
+    if (/^image\//i.test(p.ContentType || "")) {
+      const img = node("img", "mv-thumb");
+      img.src = url;
+      img.alt = p.FileName || p.ContentID || "image";
+      img.loading = "lazy";
+      li.append(img);
+    } else {
+      li.append(node("span", "mv-thumb mv-thumb-generic", (p.ContentType || "?").split("/").pop().slice(0, 4)));
+    }
+    const info = node("div", "mv-part-info");
+    info.append(node("span", "mv-part-name", p.FileName || p.ContentID || `part ${p.PartID}`));
+    info.append(node("span", "mv-part-meta",
+                     `${p.ContentType || "application/octet-stream"} · ${formatSize(p.Size)} · ${p.kind}`));
+    const sha = (p.Checksums && p.Checksums.SHA256) || "";
+    const code = node("code", "mv-part-sha", sha ? `SHA-256 ${sha}` : "");
+    info.append(code);
+    const a = node("a", "mv-part-download", "Download");
+    a.href = url;
+    a.setAttribute("download", p.FileName || `part-${p.PartID}`);
+    info.append(a);
+    li.append(info);
+    list.append(li);
+  }
+  panel.replaceChildren(list);
+}
+
+// One section per analyzer report. Reports are read defensively: an array of objects or an object keyed
+// by analyzer name; Verdict/Score and Findings (strings or objects with a Message) when present.
+function renderAnalysis(panel, m) {
+  const raw = m.Analysis;
+  const entries = Array.isArray(raw)
+    ? raw.map((r, i) => [String((r && (r.Analyzer || r.Name)) || `Report ${i + 1}`), r])
+    : raw && typeof raw === "object" ? Object.entries(raw) : [];
+  if (entries.length === 0) {
+    notice(panel, "No analyzers have run for this message.");
+    return;
+  }
+  const out = [];
+  for (const [name, report] of entries) {
+    const section = node("section", "mv-analysis");
+    section.append(node("h3", "", name));
+    if (report && typeof report === "object") {
+      if (report.Verdict !== undefined) section.append(node("p", "mv-verdict", `Verdict: ${report.Verdict}`));
+      if (report.Score !== undefined) section.append(node("p", "mv-verdict", `Score: ${report.Score}`));
+      const findings = Array.isArray(report.Findings) ? report.Findings : [];
+      if (findings.length) {
+        const ul = node("ul", "mv-findings");
+        for (const f of findings) {
+          const text = typeof f === "string" ? f : (f && (f.Message || f.Text)) || JSON.stringify(f);
+          const li = node("li", "", text);
+          if (f && f.Severity) li.dataset.severity = String(f.Severity);
+          ul.append(li);
+        }
+        section.append(ul);
+      } else if (report.Verdict === undefined && report.Score === undefined) {
+        section.append(node("pre", "mv-pre", JSON.stringify(report, null, 2)));
+      }
+    } else {
+      section.append(node("p", "", String(report)));
+    }
+    out.push(section);
+  }
+  panel.replaceChildren(...out);
+}
+
+// ---- the header and entry points -------------------------------------------------------------------------
+
+function renderHeader(base, id, m, onClose, status) {
+  const header = node("header", "mv-header");
+  const actions = node("div", "mv-actions");
+  const say = (text) => { status.textContent = text; };
+  actions.append(
+    button("Close", "mv-close", () => onClose && onClose()),
+    button("Mark unread", "mv-unread", async () => {
+      const r = await fetch(`${base}/api/v1/messages`, {
+        method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ IDs: [id], Read: false }),
+      });
+      say(r.ok ? "Marked unread." : `Could not mark unread (HTTP ${r.status}).`);
+    }),
+    button("Delete", "mv-delete", async () => {
+      const r = await fetch(`${base}/api/v1/messages`, {
+        method: "DELETE", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ IDs: [id] }),
+      });
+      if (r.ok) {
+        if (onClose) onClose();
+      } else {
+        say(`Could not delete (HTTP ${r.status}).`);
+      }
+    }),
+  );
+  const eml = node("a", "mv-eml", "Download .eml");
+  eml.href = `${messageUrl(base, id)}/raw?dl=1`;
+  eml.setAttribute("download", `${id}.eml`);
+  actions.append(eml);
+
+  const h = node("h2", "message-subject", m.Subject || "(no subject)");
+  const meta = node("dl", "mv-meta");
+  const rows = [["From", formatAddress(m.From)], ["To", formatAddresses(m.To)], ["Cc", formatAddresses(m.Cc)],
+                ["Date", formatDate(m.Date)], ["Size", formatSize(m.Size)]];
+  for (const [name, value] of rows) {
+    if (!value) continue;
+    const dd = node("dd", `mv-${name.toLowerCase()}`, value);
+    meta.append(node("dt", "", name), dd);
+  }
+  header.append(actions, h, meta);
+  if (Array.isArray(m.Tags) && m.Tags.length) {
+    const tags = node("ul", "mv-tags");
+    tags.setAttribute("aria-label", "Tags");
+    for (const t of m.Tags) tags.append(node("li", "mv-tag", t));
+    header.append(tags);
+  }
+  return header;
+}
 
 export async function showMessage(pane, base, id, { onClose } = {}) {
-  pane.replaceChildren();
-  const response = await fetch(`${base}/api/v1/message/${encodeURIComponent(id)}`);
-  const h = document.createElement("h2");
-  h.className = "message-subject";
-  if (!response.ok) {
-    h.textContent = "Message not found";
-  } else {
-    const m = await response.json();
-    h.textContent = m.Subject || "(no subject)";
+  const mine = ++generation;
+  pane.replaceChildren(node("p", "mv-loading", "Loading…"));
+  let m;
+  try {
+    const response = await fetch(messageUrl(base, id));
+    if (mine !== generation) return;
+    if (!response.ok) {
+      const close = button("Close", "mv-close", () => onClose && onClose());
+      pane.replaceChildren(close, node("h2", "message-subject", "Message not found"));
+      return;
+    }
+    m = await response.json();
+  } catch (err) {
+    if (mine === generation) pane.replaceChildren(node("p", "mv-empty", `Could not load the message: ${err.message}`));
+    return;
   }
-  const close = document.createElement("button");
-  close.type = "button";
-  close.textContent = "Close";
-  close.addEventListener("click", () => onClose && onClose());
-  pane.append(close, h);
+  if (mine !== generation) return;
+  const doc = parseHtml(m.HTML);
+  const status = node("p", "mv-status");
+  status.setAttribute("role", "status");
+  const tabs = buildTabs((name, panel) => {
+    switch (name) {
+      case "html": return renderHtml(panel, base, id, m, doc);
+      case "text": return renderText(panel, m, parseHtml(m.HTML));
+      case "source": return guarded(panel, () => renderSource(panel, base, id));
+      case "headers": return guarded(panel, () => renderHeaders(panel, base, id, m));
+      case "attachments": return renderAttachments(panel, base, id, m);
+      default: return renderAnalysis(panel, m);
+    }
+  });
+  pane.replaceChildren(renderHeader(base, id, m, onClose, status), status, tabs.list, tabs.panels);
+  tabs.select(m.HTML ? 0 : 1, false);
 }
 
 export function closeMessage(pane) {
+  generation += 1;
   pane.replaceChildren();
 }

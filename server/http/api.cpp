@@ -13,6 +13,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <charconv>
 #include <chrono>
@@ -555,9 +556,96 @@ Response message_part(const RouteMatch& match, const store::Inbox& inbox, store:
   return response;
 }
 
+// The URL of one part of message `id` in the inbox of `match` ("/inboxes/{slug}" when the request had
+// that prefix): the slug is percent-encoded, IDs are ULIDs and part IDs dotted digits.
+std::string part_url(const RouteMatch& match, const std::string& id, const std::string& part_id) {
+  std::string url;
+  if (match.inbox_slug) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    url = "/inboxes/";
+    for (unsigned char c : *match.inbox_slug) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        url.push_back(static_cast<char>(c));
+      } else {
+        url += '%';
+        url += kHex[c >> 4];
+        url += kHex[c & 15];
+      }
+    }
+  }
+  return url + "/api/v1/message/" + id + "/part/" + part_id;
+}
+
+// `html` with every cid: URL (RFC 2392) that names the Content-ID of an inline part or attachment
+// replaced by that part's URL, so inline images show under the view's CSP. A cid: only counts after a
+// quote, '(', '=' or whitespace (so "acid:" in text stays); it ends at a quote, ')', '<', '>', ',' or
+// whitespace. Unknown Content-IDs stay as they are (and show nothing). Linear in the size of `html`.
+std::string rewrite_cid_urls(const std::string& html, const mime::MessageDetail& detail, const RouteMatch& match,
+                             const std::string& id) {
+  std::map<std::string, std::string> by_cid;  // Content-ID -> part ID; the first part wins
+  std::map<std::string, std::string> by_lower_cid;
+  const auto lower = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  for (const auto* parts : {&detail.inline_parts, &detail.attachments}) {
+    for (const mime::PartInfo& part : *parts) {
+      if (part.content_id.empty()) continue;
+      by_cid.emplace(part.content_id, part.part_id);
+      by_lower_cid.emplace(lower(part.content_id), part.part_id);
+    }
+  }
+  if (by_cid.empty()) return html;
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; };
+  const auto starts_token = [&](char c) { return c == '"' || c == '\'' || c == '(' || c == '=' || is_space(c); };
+  const auto ends_token = [&](char c) {
+    return c == '"' || c == '\'' || c == ')' || c == '<' || c == '>' || c == ',' || is_space(c);
+  };
+  std::string out;
+  out.reserve(html.size());
+  std::size_t i = 0;
+  while (i < html.size()) {
+    const bool at_cid = i + 4 <= html.size() && (i == 0 || starts_token(html[i - 1])) &&
+                        lower(html.substr(i, 4)) == "cid:";
+    if (!at_cid) {
+      out.push_back(html[i++]);
+      continue;
+    }
+    std::size_t end = i + 4;
+    while (end < html.size() && !ends_token(html[end])) ++end;
+    const std::string encoded = html.substr(i + 4, end - i - 4);
+    const std::string cid = percent_decode(encoded, false).value_or(encoded);
+    auto found = by_cid.find(cid);
+    const std::string* part_id = found != by_cid.end() ? &found->second : nullptr;
+    if (!part_id) {
+      auto folded = by_lower_cid.find(lower(cid));
+      if (folded != by_lower_cid.end()) part_id = &folded->second;
+    }
+    if (part_id) {
+      out += part_url(match, id, *part_id);
+    } else {
+      out.append(html, i, end - i);
+    }
+    i = end;
+  }
+  return out;
+}
+
+// The view's policy: a sandbox without scripts, forms or same-origin access (popups only, so a link with
+// target=_blank opens in a new, unsandboxed tab); inline styles; images from data: and this origin (the
+// message's own parts, see rewrite_cid_urls), and with ?remote=1 also from anywhere on the web (the
+// person asked for remote images).
+constexpr std::string_view kViewPolicy =
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src 'self' data:; font-src data:";
+constexpr std::string_view kViewPolicyRemoteImages =
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src 'self' data: https: http:; font-src data:";
+
 // GET /view/{ID}.html, /view/{ID}.txt, /view/latest: the HTML (sandboxed: no scripts, no forms, no
-// same-origin access; images only inline or data:) or the text of a message.
-Response view(const RouteMatch& match, const store::Inbox& inbox, store::Store& store) {
+// same-origin access; cid: references pointed at the parts; images only from data: and the parts unless
+// ?remote=1) or the text of a message.
+Response view(const RouteMatch& match, const Target& target, const store::Inbox& inbox, store::Store& store) {
   std::string file = match.params.at("File");
   bool text = false;
   if (file.size() > 5 && file.ends_with(".html")) {
@@ -575,10 +663,11 @@ Response view(const RouteMatch& match, const store::Inbox& inbox, store::Store& 
   if (!raw) return error;
   mime::MessageDetail detail = mime::parse_detail(*raw);
   if (text) return text_response(200, std::move(detail.text));
-  Response response = text_response(200, std::move(detail.html), "text/html; charset=utf-8");
+  Response response =
+      text_response(200, rewrite_cid_urls(detail.html, detail, match, *id), "text/html; charset=utf-8");
+  const bool remote_images = target.param("remote") == "1";
   response.headers.emplace_back("Content-Security-Policy",
-                                "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:; "
-                                "font-src data:");
+                                std::string(remote_images ? kViewPolicyRemoteImages : kViewPolicy));
   response.headers.emplace_back("X-Content-Type-Options", "nosniff");
   response.headers.emplace_back("Referrer-Policy", "no-referrer");
   return response;
@@ -1403,7 +1492,7 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kMessagePart:
       return message_part(match, *inbox, store);
     case RouteId::kView:
-      return view(match, *inbox, store);
+      return view(match, *target, *inbox, store);
     case RouteId::kGetTags:
       return get_tags(*inbox, store);
     case RouteId::kSetTags:

