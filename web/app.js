@@ -143,6 +143,13 @@ function cell(className, text) {
   return td;
 }
 
+// "820 B", "4.1 kB", "1.2 MB" (powers of 1,000, as mail clients show sizes).
+function sizeText(bytes) {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1000 * 1000) return `${(bytes / 1000).toFixed(1)} kB`;
+  return `${(bytes / 1000 / 1000).toFixed(1)} MB`;
+}
+
 function messageRow(message) {
   const tr = document.createElement("tr");
   tr.dataset.id = message.ID;
@@ -174,6 +181,27 @@ function messageRow(message) {
     chip.textContent = tag;
     subject.prepend(chip);
   }
+  // The preview column: an attachment mark and the snippet (kept out of the subject cell, whose text is
+  // exactly the subject).
+  const preview = cell("col-preview", "");
+  if (message.Attachments > 0) {
+    const clip = document.createElement("span");
+    clip.className = "attach";
+    clip.textContent = "\u{1F4CE}";
+    clip.title = `${message.Attachments} attachment${message.Attachments === 1 ? "" : "s"}`;
+    clip.setAttribute("aria-label", clip.title);
+    preview.append(clip);
+  }
+  if (message.Snippet) {
+    const snippet = document.createElement("span");
+    snippet.className = "snippet";
+    snippet.textContent = message.Snippet;
+    preview.append(snippet);
+  }
+  const size = document.createElement("span");
+  size.className = "size";
+  size.textContent = sizeText(message.Size || 0);
+  time.append(size);
 
   const check = document.createElement("td");
   check.className = "col-check";
@@ -190,7 +218,7 @@ function messageRow(message) {
     if (e.target === check) box.click();
   });
 
-  tr.append(check, mark, from, subject, time);
+  tr.append(check, mark, from, subject, preview, time);
   tr.tabIndex = 0;
   tr.addEventListener("click", (e) => {
     if (e.target.closest(".col-check")) return;

@@ -69,6 +69,13 @@ async function main() {
     const initial = await subjects(page);
     check("list shows both subjects newest first",
           initial.indexOf(`Second ${token}`) === 0 && initial.indexOf(`First ${token}`) === 1, initial);
+    const firstRow = await page.$eval("#message-rows tr[data-id]", (tr) => ({
+      preview: tr.querySelector(".col-preview").textContent,
+      size: tr.querySelector(".col-time .size").textContent,
+    }));
+    check("rows show the snippet and the size",
+          firstRow.preview.includes("Hello from the web UI test.") && /^[0-9.]+ (B|kB|MB)$/.test(firstRow.size),
+          firstRow);
     await page.waitForFunction(
       () => [...document.querySelectorAll("#inbox-picker option")].some((o) => o.selected && o.value !== ""),
       null, { timeout: kWaitMs });

@@ -35,6 +35,7 @@ HOSTILE_SUBJECT = "<img src=x onerror=window.__pwned=1>"
 
 EXPECTED_CHECKS = [
     "page served", "page has a strict CSP", "list shows both subjects newest first",
+    "rows show the snippet and the size",
     "inbox picker shows the inbox", "live stream connected", "title has the unread count",
     "live arrivals prepended without reload", "title follows live arrivals", "picker count follows live arrivals",
     "hostile subject is literal text (live)", "hostile subject ran nothing (live)",
