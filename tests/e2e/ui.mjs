@@ -123,10 +123,52 @@ async function main() {
     check("hostile subject ran nothing (loaded)", reloaded.pwned === "undefined", reloaded);
     check("list after reload", (await subjects(page)).join("|") === live.join("|"), await subjects(page));
 
+    // WCAG 2 contrast of the list's text (body text, muted text, the top bar) against what is behind it,
+    // in the light and the dark palette: at least 4.5:1 (AA for normal text).
+    const contrasts = () => page.evaluate(() => {
+      const rgb = (c) => (c.match(/[0-9.]+/g) || []).slice(0, 4).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const behind = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = rgb(getComputedStyle(e).backgroundColor);
+          if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c;
+        }
+        return [255, 255, 255];
+      };
+      const ratio = (el) => {
+        const a = lum(rgb(getComputedStyle(el).color));
+        const b = lum(behind(el));
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      };
+      const pick = ["#message-rows .col-subject", "#message-rows .col-from", "#message-rows .col-time time",
+                    "#message-rows .col-preview", "#counts", ".messages th"];
+      return Object.fromEntries(pick.map((q) => [q, document.querySelector(q) ? ratio(document.querySelector(q)) : 0]));
+    });
+    const light = await contrasts();
+    check("text contrast at least 4.5:1 (light)", Object.values(light).every((r) => r >= 4.5), light);
+
     await page.emulateMedia({ colorScheme: "dark" });
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     check("dark mode follows the system", background !== "rgb(247, 248, 250)", background);
+    const dark = await contrasts();
+    check("text contrast at least 4.5:1 (dark)", Object.values(dark).every((r) => r >= 4.5), dark);
     await page.screenshot({ path: path.join(shotDir, "message-list-dark.png"), fullPage: true });
+
+    // A 4K screen: the list uses the width, nothing overflows sideways, text is not tiny.
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.setViewportSize({ width: 3840, height: 2160 });
+    const wide = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      inner: window.innerWidth,
+      table: document.querySelector(".messages").getBoundingClientRect().width,
+      font: parseFloat(getComputedStyle(document.querySelector("#message-rows .col-subject")).fontSize),
+    }));
+    check("4K layout uses the width without overflow",
+          wide.scroll <= wide.inner && wide.table >= 2400 && wide.font >= 14, wide);
+    await page.screenshot({ path: path.join(shotDir, "message-list-4k.png") });
 
     check("no script or console errors", problems.length === 0, problems);
   } finally {

@@ -40,7 +40,8 @@ EXPECTED_CHECKS = [
     "live arrivals prepended without reload", "title follows live arrivals", "picker count follows live arrivals",
     "hostile subject is literal text (live)", "hostile subject ran nothing (live)",
     "hostile subject is literal text (loaded)", "hostile subject ran nothing (loaded)", "list after reload",
-    "dark mode follows the system", "no script or console errors",
+    "text contrast at least 4.5:1 (light)", "dark mode follows the system", "text contrast at least 4.5:1 (dark)",
+    "4K layout uses the width without overflow", "no script or console errors",
 ]
 
 needs_browser = [
