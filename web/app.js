@@ -143,6 +143,21 @@ function cell(className, text) {
   return td;
 }
 
+// A paperclip icon (SVG built with DOM calls: no markup strings, no font needed) labelled with the count.
+function attachmentMark(count) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("class", "attach");
+  svg.setAttribute("role", "img");
+  const title = document.createElementNS(ns, "title");
+  title.textContent = `${count} attachment${count === 1 ? "" : "s"}`;
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M11 4.5v6.5a3 3 0 0 1-6 0V4a2 2 0 0 1 4 0v6.5a1 1 0 0 1-2 0V5");
+  svg.append(title, path);
+  return svg;
+}
+
 // "820 B", "4.1 kB", "1.2 MB" (powers of 1,000, as mail clients show sizes).
 function sizeText(bytes) {
   if (bytes < 1000) return `${bytes} B`;
@@ -185,16 +200,11 @@ function messageRow(message) {
   // exactly the subject).
   const preview = cell("col-preview", "");
   if (message.Attachments > 0) {
-    const clip = document.createElement("span");
-    clip.className = "attach";
-    clip.textContent = "\u{1F4CE}";
-    clip.title = `${message.Attachments} attachment${message.Attachments === 1 ? "" : "s"}`;
-    clip.setAttribute("aria-label", clip.title);
-    preview.append(clip);
+    preview.append(attachmentMark(message.Attachments));
   }
   if (message.Snippet) {
     const snippet = document.createElement("span");
-    snippet.className = "snippet";
+    snippet.className = "preview-text";
     snippet.textContent = message.Snippet;
     preview.append(snippet);
   }
