@@ -9,20 +9,13 @@ each change it asks this driver (an {"ask": ...} line) to confirm the server's s
 gets one JSON answer line on stdin. Screenshots go to the test's tmp dir."""
 
 import json
-import os
-import queue
-import subprocess
-import threading
-import time
 
 import pytest
 
+from browser import NPM_DIR, assert_screenshots, needs_browser, run_script
 from helpers import smtplib_send, token
-from test_web_ui import CHROMIUM, NPM_DIR, PLAYWRIGHT_PACKAGE, needs_browser
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e", "list.mjs")
 RUN_TIMEOUT_S = 120.0      # one whole run of the script (each wait in it gives up after 15 s)
-MAX_OUTPUT_LINES = 300     # about 40 lines in a passing run
 PAGED_MESSAGES = 70        # more than one page of 50
 
 EXPECTED_CHECKS = [
@@ -73,19 +66,10 @@ def _answer(server, record):
     return {"ok": False, "why": f"unknown question {name}"}
 
 
-def _reader(stream, lines):
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 @needs_browser[0]
 @needs_browser[1]
 @pytest.mark.timeout_s(RUN_TIMEOUT_S + 60)
 def test_list_search_bulk_keyboard_settings_paging(make_server, tmp_path):
-    if not os.path.isfile(PLAYWRIGHT_PACKAGE):
-        pytest.fail(f"playwright-core is not installed in {NPM_DIR}: run scripts/setup.sh (or `npm ci` there)",
-                    pytrace=False)
     server = make_server()
     tok = token()
     with server.smtp() as client:
@@ -104,47 +88,19 @@ def test_list_search_bulk_keyboard_settings_paging(make_server, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     url = f"http://127.0.0.1:{server.http_port}/"
-    proc = subprocess.Popen(["node", SCRIPT, url, tok, str(shots), NPM_DIR], cwd=NPM_DIR,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE,
-                            text=True, env={**os.environ, "MAILJAR_CHROMIUM": CHROMIUM})
-    lines = queue.Queue()
-    threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
-    passed, errors, asked = [], [], []
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    try:
-        for _ in range(MAX_OUTPUT_LINES):
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                pytest.fail(f"the browser script ran longer than {RUN_TIMEOUT_S}s; checks passed: {passed}")
-            if line is None:
-                break
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # node or chromium chatter
-            if record.get("check") and record.get("ok"):
-                passed.append(record["check"])
-            elif "error" in record:
-                errors.append(record["error"])
-            elif "ask" in record:
-                answer = _answer(server, record)
-                asked.append((record["ask"], answer["ok"]))
-                proc.stdin.write(json.dumps(answer) + "\n")
-                proc.stdin.flush()
-        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    stderr = proc.stderr.read()[-4000:]
-    assert not errors, f"browser script failed: {errors}\nstderr: {stderr}\nasked: {asked}"
-    assert code == 0, f"browser script exited {code}\nstderr: {stderr}"
-    assert passed == EXPECTED_CHECKS
+    asked = []
+
+    def on_record(record, reply):
+        if "ask" in record:
+            answer = _answer(server, record)
+            asked.append((record["ask"], answer["ok"]))
+            reply(answer)
+
+    run = run_script("list.mjs", [url, tok, str(shots), NPM_DIR], RUN_TIMEOUT_S, on_record)
+    run.assert_passed(EXPECTED_CHECKS, f"asked: {asked}")
     assert all(ok for _, ok in asked) and len(asked) == 6, asked
-    for name in ("search-help.png", "message-open.png", "settings.png", "list-360.png", "settings-360.png"):
-        shot = shots / name
-        assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {shot}"
+    assert_screenshots(shots, ("search-help.png", "message-open.png", "settings.png", "list-360.png",
+                               "settings-360.png"))
 
     # The server agrees with what the page showed: 71 sent, 3 + 1 deleted, "other" untouched.
     assert server.total() == PAGED_MESSAGES + 1 - 4

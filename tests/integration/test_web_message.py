@@ -14,22 +14,14 @@ test_web_ui.py)."""
 import hashlib
 import json
 import os
-import shutil
 import struct
-import subprocess
 import zlib
 from email.message import EmailMessage
 
 import pytest
 
+from browser import NPM_DIR, assert_screenshots, needs_browser, run_script
 from helpers import smtplib_send, token
-
-NODE = shutil.which("node")
-CHROMIUM = shutil.which("chromium")
-HERE = os.path.dirname(os.path.abspath(__file__))
-NPM_DIR = os.path.join(HERE, "npm")
-SCRIPT = os.path.join(os.path.dirname(HERE), "e2e", "message.mjs")
-PLAYWRIGHT_PACKAGE = os.path.join(NPM_DIR, "node_modules", "playwright-core", "package.json")
 
 RUN_TIMEOUT_S = 120.0  # one whole run of the script (each wait in it gives up after 15 s)
 REMOTE_URL = "http://images.remote.test/pixel.gif"
@@ -105,15 +97,10 @@ def _send(server, raw):
         return smtplib_send(client, "carol@example.com", ["dave@example.org"], raw)
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="MISSING TOOL: chromium is not installed (scripts/setup.sh installs "
-                                         "Debian's chromium); CI must install it")
-@pytest.mark.skipif(not NODE, reason="MISSING TOOL: node is not installed (scripts/setup.sh installs nodejs "
-                                     "and npm); CI must install it")
+@needs_browser[0]
+@needs_browser[1]
 @pytest.mark.timeout_s(RUN_TIMEOUT_S + 30)
 def test_message_view_tabs_download_and_hostile_html(make_server, tmp_path):
-    if not os.path.isfile(PLAYWRIGHT_PACKAGE):
-        pytest.fail(f"playwright-core is not installed in {NPM_DIR}: run scripts/setup.sh (or `npm ci` there)",
-                    pytrace=False)
     server = make_server()
     tok = token()
     pdf = b"%PDF-1.4\n" + os.urandom(3000) + b"\n%%EOF\n"
@@ -125,26 +112,6 @@ def test_message_view_tabs_download_and_hostile_html(make_server, tmp_path):
     spec = {"token": tok, "rich": f"Rich {tok}", "hostile": f"Hostile {tok}", "pdfName": PDF_NAME,
             "pdfSha256": hashlib.sha256(pdf).hexdigest(), "pdfSize": len(pdf), "remoteUrl": REMOTE_URL}
     url = f"http://127.0.0.1:{server.http_port}/"
-    try:
-        proc = subprocess.run(["node", SCRIPT, url, json.dumps(spec), str(shots), NPM_DIR], cwd=NPM_DIR,
-                              capture_output=True, stdin=subprocess.DEVNULL, text=True, timeout=RUN_TIMEOUT_S,
-                              env={**os.environ, "MAILJAR_CHROMIUM": CHROMIUM})
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"the browser script ran longer than {RUN_TIMEOUT_S}s; output: {e.stdout}")
-    passed, errors = [], []
-    for line in proc.stdout.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # node or chromium chatter
-        if record.get("check") and record.get("ok"):
-            passed.append(record["check"])
-        elif "error" in record:
-            errors.append(record["error"])
-    stderr = proc.stderr[-4000:]
-    assert not errors, f"browser script failed: {errors}\npassed: {passed}\nstderr: {stderr}"
-    assert proc.returncode == 0, f"browser script exited {proc.returncode}\nstderr: {stderr}"
-    assert passed == EXPECTED_CHECKS
-    for name in SCREENSHOTS:
-        shot = shots / name
-        assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {shot}"
+    run = run_script("message.mjs", [url, json.dumps(spec), str(shots), NPM_DIR], RUN_TIMEOUT_S)
+    run.assert_passed(EXPECTED_CHECKS)
+    assert_screenshots(shots, SCREENSHOTS)
