@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "mime/mime.h"
+#include "utf8_check.h"
 
 namespace mailjar::mime {
 namespace {
@@ -49,40 +50,8 @@ std::string crlf(std::string_view s) {
   return out;
 }
 
-// Strict RFC 3629 check, written independently of the implementation under test.
-bool valid_utf8(const std::string& s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k) {
-      const unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
-}
+// Strict RFC 3629 check (utf8_check.h); part text may hold NUL bytes.
+bool valid_utf8(const std::string& s) { return mailjar::mime::testing::valid_utf8(s, /*reject_nul=*/false); }
 
 void expect_all_valid_utf8(const MessageDetail& d, const std::string& context) {
   SCOPED_TRACE(context);
