@@ -2,7 +2,8 @@
 //   store.cpp - the SQLite implementation of Store (see store.h for the contract).
 // DESIGN
 //   One connection per Store, WAL journal, synchronous FULL or NORMAL (StoreOptions::sync_full), foreign keys
-//   on. Every statement is prepared once (SQLITE_PREPARE_PERSISTENT) and cached in Impl. insert_prepared() is
+//   on. Writable connections open through the WAL write-coalescing VFS (wal_vfs.h: one pwrite per commit
+//   instead of two per page). Every statement is prepared once (SQLITE_PREPARE_PERSISTENT) and cached in Impl. insert_prepared() is
 //   one BEGIN IMMEDIATE transaction that only binds values prepare_message() encoded beforehand, on any
 //   thread (JSON, zstd, index text), so that the single writer spends its time in SQLite; insert_messages()
 //   is the two in sequence. Per-inbox counters and FTS deletions are kept consistent by triggers in the

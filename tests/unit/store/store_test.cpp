@@ -596,7 +596,7 @@ TEST(StoreMessages, RawRoundTripSizes) {
     m.raw = raw;
     messages.push_back(std::move(m));
   }
-  ASSERT_TRUE(insert_all(*store, messages).ok());
+  { auto r = insert_all(*store, messages); ASSERT_TRUE(r.ok()) << r.error().message; }
   for (const auto& m : messages) {
     auto raw = store->get_raw(inbox, m.id);
     ASSERT_TRUE(raw.ok() && raw->has_value());
