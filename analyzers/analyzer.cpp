@@ -1,0 +1,247 @@
+// NAME
+//   analyzer.cpp - the analyzer registry (which analyzers exist, building them by name), run_all()
+//   (runs them in order, timing each and turning a throwing one into a kError report), the grading
+//   helpers verdict_of() and summary_of(), and the JSON form of a Report.
+// CONTRACT
+//   See analyzer.h. Nothing here throws on any Report content: to_json() replaces invalid UTF-8.
+#include "analyzers/analyzer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "analyzers/analyzer_internal.h"
+#include "analyzers/headers/headers.h"
+
+namespace mailjar::analyzers {
+namespace {
+
+constexpr std::string_view kEllipsis = "...";
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// The length of the valid UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing above
+// U+10FFFF) starting at s[i], or 0 when the bytes there are not one.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t n;
+  unsigned char lo = 0x80;  // the allowed range of the second byte
+  unsigned char hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
+}  // namespace
+
+namespace internal {
+
+std::string evidence(std::string_view s) {
+  std::string out;
+  out.reserve(std::min(s.size(), kMaxEvidenceBytes));
+  const std::size_t budget = kMaxEvidenceBytes - kEllipsis.size();
+  std::size_t cut = std::string::npos;  // out's size when it last fitted `budget`
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t n = utf8_sequence_length(s, i);
+    const std::string_view piece = n ? s.substr(i, n) : kReplacement;
+    if (out.size() + piece.size() > kMaxEvidenceBytes) {
+      out.resize(cut);
+      out.append(kEllipsis);
+      return out;
+    }
+    out.append(piece);
+    if (out.size() <= budget) cut = out.size();
+    i += n ? n : 1;
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace internal
+
+std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kWarn:
+      return "warn";
+    case Verdict::kFail:
+      return "fail";
+    case Verdict::kNeutral:
+      return "neutral";
+    case Verdict::kError:
+      return "error";
+  }
+  return "error";
+}
+
+std::string_view to_string(Severity s) {
+  switch (s) {
+    case Severity::kInfo:
+      return "info";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kError:
+      return "error";
+  }
+  return "error";
+}
+
+Verdict verdict_of(const std::vector<Finding>& findings) {
+  Verdict v = Verdict::kPass;
+  for (const Finding& f : findings) {
+    if (f.severity == Severity::kError) return Verdict::kFail;
+    if (f.severity == Severity::kWarning) v = Verdict::kWarn;
+  }
+  return v;
+}
+
+// "1 error, 2 warnings, 1 note"; with no errors or warnings "all checks passed", plus " (2 notes)" when
+// there are informational findings.
+std::string summary_of(const std::vector<Finding>& findings) {
+  std::size_t errors = 0;
+  std::size_t warnings = 0;
+  std::size_t infos = 0;
+  for (const Finding& f : findings) {
+    switch (f.severity) {
+      case Severity::kError:
+        ++errors;
+        break;
+      case Severity::kWarning:
+        ++warnings;
+        break;
+      case Severity::kInfo:
+        ++infos;
+        break;
+    }
+  }
+  if (errors == 0 && warnings == 0) {
+    return infos == 0 ? "all checks passed" : "all checks passed (" + plural(infos, "note", "notes") + ")";
+  }
+  std::string out;
+  const auto add = [&](std::size_t n, std::string_view one, std::string_view many) {
+    if (n == 0) return;
+    if (!out.empty()) out.append(", ");
+    out.append(plural(n, one, many));
+  };
+  add(errors, "error", "errors");
+  add(warnings, "warning", "warnings");
+  add(infos, "note", "notes");
+  return out;
+}
+
+std::vector<std::string> known_analyzers() { return {"headers"}; }
+
+core::Result<std::vector<std::unique_ptr<Analyzer>>> make_analyzers(const std::vector<std::string>& names) {
+  const std::vector<std::string> known = known_analyzers();
+  for (const std::string& name : names) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string list;
+      for (const std::string& k : known) list.append(list.empty() ? "" : ", ").append(k);
+      return core::make_error(
+          "invalid", "unknown analyzer \"" + internal::evidence(name) + "\" (known analyzers: " + list + ")");
+    }
+  }
+  std::vector<std::unique_ptr<Analyzer>> out;
+  for (const std::string& k : known) {
+    if (std::find(names.begin(), names.end(), k) == names.end()) continue;
+    if (k == "headers") out.push_back(make_headers_analyzer());
+  }
+  return out;
+}
+
+std::vector<Report> run_all(const std::vector<std::unique_ptr<Analyzer>>& analyzers, const Input& input,
+                            const Context& context) {
+  std::vector<Report> reports;
+  reports.reserve(analyzers.size());
+  for (const auto& analyzer : analyzers) {
+    const auto start = std::chrono::steady_clock::now();
+    Report report;
+    std::string failure;
+    bool failed = false;
+    try {
+      report = analyzer->analyze(input, context);
+    } catch (const std::exception& e) {
+      failed = true;
+      failure = e.what();
+    } catch (...) {
+      failed = true;
+      failure = "unknown exception";
+    }
+    if (failed) {
+      report = Report{};
+      report.verdict = Verdict::kError;
+      report.summary = "analyzer failed: " + internal::evidence(failure);
+    }
+    report.analyzer = std::string(analyzer->name());
+    report.title = std::string(analyzer->title());
+    report.duration_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+            .count();
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+std::string to_json(const Report& report) {
+  nlohmann::ordered_json findings = nlohmann::ordered_json::array();
+  for (const Finding& f : report.findings) {
+    findings.push_back({{"ID", f.id},
+                        {"Severity", std::string(to_string(f.severity))},
+                        {"Message", f.message},
+                        {"Evidence", f.evidence}});
+  }
+  nlohmann::ordered_json j;
+  j["Analyzer"] = report.analyzer;
+  j["Title"] = report.title;
+  j["Verdict"] = std::string(to_string(report.verdict));
+  if (report.score) {
+    j["Score"] = *report.score;  // a NaN or infinite score is written as null
+  } else {
+    j["Score"] = nullptr;
+  }
+  j["Summary"] = report.summary;
+  j["Findings"] = std::move(findings);
+  j["DurationMs"] = static_cast<double>(report.duration_us) / 1000.0;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace mailjar::analyzers
