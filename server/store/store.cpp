@@ -82,6 +82,8 @@ enum Stmt : int {
   kTagList,
   kMessageListBefore,
   kSummaryInsert,
+  kReportPut,
+  kReportsGet,
   kStmtCount
 };
 
@@ -133,6 +135,9 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     MAILJAR_ROW_COLUMNS "WHERE m.inbox_id = ?1 AND m.id < ?4 ORDER BY m.id DESC LIMIT ?2 OFFSET ?3",
     "INSERT INTO message_summaries (seq, envelope, from_json, to_json, cc_json, bcc_json, subject, date, snippet, "
     "tags_json, parse_error) VALUES (?20, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?15, ?16, ?18)",
+    "INSERT OR REPLACE INTO message_reports (seq, analyzer, verdict, report, created_ms) "
+    "SELECT seq, ?3, ?4, ?5, ?6 FROM messages WHERE inbox_id = ?1 AND id = ?2",
+    "SELECT analyzer, verdict, report, created_ms FROM message_reports WHERE seq = ?1 ORDER BY analyzer",
 };
 
 #undef MAILJAR_INBOX_COLUMNS
@@ -977,10 +982,29 @@ struct Store::Impl {
     return {};
   }
 
-  // Inserts messages[i] encoded as prepared[i] (same length, no nulls) in ONE transaction.
+  // Writes one message's reports (inside the caller's transaction); a message that is gone is skipped.
+  Result<void> put_report_rows(const MessageReports& m) {
+    for (const StoredReport& report : m.reports) {
+      auto s = stmt(kReportPut);
+      if (!s) return s.error();
+      Use use(*s);
+      sqlite3_bind_int64(*s, 1, m.inbox_id);
+      bind_text(*s, 2, m.message_id);
+      bind_text(*s, 3, report.analyzer);
+      bind_text(*s, 4, report.verdict);
+      bind_text(*s, 5, report.json);
+      sqlite3_bind_int64(*s, 6, report.created_ms);
+      const int rc = sqlite3_step(*s);
+      if (rc != SQLITE_DONE) return db_error(db, rc, "store report of " + m.message_id);
+    }
+    return {};
+  }
+
+  // Inserts messages[i] encoded as prepared[i] (same length, no nulls), then `reports`, in ONE transaction.
   Result<void> insert_batch(const std::vector<const NewMessage*>& messages,
-                            const std::vector<const PreparedMessage*>& prepared) {
-    if (messages.empty()) return {};
+                            const std::vector<const PreparedMessage*>& prepared,
+                            const std::vector<const MessageReports*>& reports = {}) {
+    if (messages.empty() && reports.empty()) return {};
     if (auto r = run(kBegin, "begin"); !r) return r;
     // All ordinary rows first, then all FTS rows: FTS5 flushes its in-memory index at every statement
     // savepoint, and each INSERT INTO messages (triggers, foreign key) opens one once the FTS table has
@@ -996,6 +1020,7 @@ struct Store::Impl {
       seqs.push_back(*seq);
     }
     for (std::size_t i = 0; r && i < messages.size(); ++i) r = index_row(seqs[i], *messages[i], *prepared[i]);
+    for (std::size_t i = 0; r && i < reports.size(); ++i) r = put_report_rows(*reports[i]);
     return end_transaction(r, "commit");
   }
 
@@ -1190,18 +1215,49 @@ Result<void> Store::insert_messages(const std::vector<const NewMessage*>& batch)
   return impl_->insert_batch(batch, pointers);
 }
 
-Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& batch, std::vector<int64_t>* seqs) {
+Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& batch, std::vector<int64_t>* seqs,
+                                    const std::vector<const MessageReports*>& reports) {
   if (seqs) seqs->clear();
-  if (batch.empty()) return {};
+  if (batch.empty() && reports.empty()) return {};
   std::vector<const NewMessage*>& messages = impl_->batch_messages;
   messages.clear();
   for (const PreparedMessage* p : batch) {
     if (!p) return core::make_error("invalid", "null message in batch");
     messages.push_back(&p->message);
   }
-  auto r = impl_->insert_batch(messages, batch);
+  for (const MessageReports* m : reports) {
+    if (!m) return core::make_error("invalid", "null reports in batch");
+  }
+  impl_->seqs.clear();
+  auto r = impl_->insert_batch(messages, batch, reports);
   if (r && seqs) *seqs = impl_->seqs;
   return r;
+}
+
+Result<void> Store::put_reports(const std::vector<const MessageReports*>& batch) {
+  return insert_prepared({}, nullptr, batch);
+}
+
+Result<std::optional<std::vector<StoredReport>>> Store::get_reports(int64_t inbox_id, const std::string& id) {
+  auto seq = seq_of(inbox_id, id);
+  if (!seq) return seq.error();
+  if (!seq.value()) return std::optional<std::vector<StoredReport>>();
+  auto s = impl_->stmt(kReportsGet);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, *seq.value());
+  std::vector<StoredReport> out;
+  int rc;
+  while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
+    StoredReport r;
+    r.analyzer = column_text(*s, 0);
+    r.verdict = column_text(*s, 1);
+    r.json = column_text(*s, 2);
+    r.created_ms = sqlite3_column_int64(*s, 3);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "read reports");
+  return std::optional<std::vector<StoredReport>>(std::move(out));
 }
 
 Result<MessagePage> Store::list_messages(int64_t inbox_id, int64_t start, int64_t limit,

@@ -101,6 +101,22 @@ struct PreparedMessage {
 // when zstd fails (out of memory).
 core::Result<PreparedMessage> prepare_message(NewMessage message);
 
+// One analyzer's report on one message, as stored (schema/003_reports.sql). The store keeps `json` as
+// given and never reads inside it.
+struct StoredReport {
+  std::string analyzer;   // the analyzer's name; one report per analyzer and message
+  std::string verdict;    // "pass", "warn", ...
+  std::string json;       // the report as the API shows it
+  int64_t created_ms = 0;
+};
+
+// The reports of one message, written together (Store::put_reports, BatchWriter::submit_reports).
+struct MessageReports {
+  int64_t inbox_id = 0;
+  std::string message_id;
+  std::vector<StoredReport> reports;
+};
+
 // One row of the message list (Mailpit's summary shape).
 struct MessageRow {
   std::string id;
@@ -163,9 +179,16 @@ class Store {
   core::Result<void> insert_messages(const std::vector<const NewMessage*>& batch);
   // The same for messages already prepared: one transaction, all or nothing; only binds and steps, so
   // that the writer thread does no encoding. A null pointer in the batch is "invalid".
-  // When `seqs` is given it receives each message's seq, in batch order, once committed.
+  // When `seqs` is given it receives each message's seq, in batch order, once committed. `reports` are
+  // written in the same transaction, after the messages, as put_reports() writes them.
   core::Result<void> insert_prepared(const std::vector<const PreparedMessage*>& batch,
-                                     std::vector<int64_t>* seqs = nullptr);
+                                     std::vector<int64_t>* seqs = nullptr,
+                                     const std::vector<const MessageReports*>& reports = {});
+  // Replaces, in one transaction, each message's reports of the analyzers given (other analyzers'
+  // reports stay). A message that is no longer in its inbox is skipped, never an error.
+  core::Result<void> put_reports(const std::vector<const MessageReports*>& batch);
+  // A message's stored reports, ordered by analyzer name; nullopt when the inbox has no such message.
+  core::Result<std::optional<std::vector<StoredReport>>> get_reports(int64_t inbox_id, const std::string& id);
   // Newest first; with `before_id`, only messages whose ID sorts before it (older), for paging that stays
   // stable while mail arrives. total/unread are always the whole inbox's.
   core::Result<MessagePage> list_messages(int64_t inbox_id, int64_t start, int64_t limit,
@@ -237,6 +260,10 @@ class BatchWriter {
   // Prepares on the caller's thread, then queues. If preparing fails the message is queued with that
   // error and committed with nothing: its callback gets the error, on the writer thread, in order.
   void submit(NewMessage message, Done done);
+  // Queues reports to be written with the next group (Store::put_reports semantics: a message that is
+  // gone is skipped). done(0) once committed (and, with sync_wal, synced), else done(error); same thread
+  // and ordering rules as messages. Reports do not count in pending().
+  void submit_reports(MessageReports reports, Done done);
   // Messages queued and not yet committed (for /readyz and backpressure).
   std::size_t pending() const;
 

@@ -30,6 +30,7 @@ struct BatchWriter::Impl {
     PreparedMessage message;
     Done done;
     std::optional<core::Error> failed;  // preparation failed: not inserted, done(*failed)
+    std::optional<MessageReports> reports;  // set: a reports item (no message), done(0)
   };
 
   std::unique_ptr<Store> store;
@@ -105,6 +106,7 @@ struct BatchWriter::Impl {
   void run() {
     std::vector<Item> batch;
     std::vector<const PreparedMessage*> pointers;
+    std::vector<const MessageReports*> report_pointers;
     std::vector<int64_t> inserted_seqs;  // seqs of `pointers`, in order
     std::vector<int64_t> seqs;           // seqs of `batch`, in order (0 for failed items)
     while (true) {
@@ -121,20 +123,25 @@ struct BatchWriter::Impl {
         }
       }
       pointers.clear();
+      report_pointers.clear();
       for (const Item& item : batch) {
-        if (!item.failed) pointers.push_back(&item.message);
+        if (item.reports) {
+          report_pointers.push_back(&*item.reports);
+        } else if (!item.failed) {
+          pointers.push_back(&item.message);
+        }
       }
       const core::Result<void> result =
-          store ? store->insert_prepared(pointers, &inserted_seqs)
+          store ? store->insert_prepared(pointers, &inserted_seqs, report_pointers)
                 : core::Result<void>(core::make_error("unavailable", "batch writer has no store"));
       seqs.assign(batch.size(), 0);
       if (result.ok()) {
         std::size_t k = 0;
         for (std::size_t i = 0; i < batch.size() && k < inserted_seqs.size(); ++i) {
-          if (!batch[i].failed) seqs[i] = inserted_seqs[k++];
+          if (!batch[i].failed && !batch[i].reports) seqs[i] = inserted_seqs[k++];
         }
       }
-      pending.fetch_sub(batch.size(), std::memory_order_relaxed);
+      pending.fetch_sub(batch.size() - report_pointers.size(), std::memory_order_relaxed);
       if (sync_wal) {
         Committed c;
         c.dones.reserve(batch.size());
@@ -191,7 +198,7 @@ BatchWriter::~BatchWriter() {
 void BatchWriter::submit(PreparedMessage message, Done done) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->queue.push_back(Impl::Item{std::move(message), std::move(done), std::nullopt});
+    impl_->queue.push_back(Impl::Item{std::move(message), std::move(done), std::nullopt, std::nullopt});
     impl_->pending.fetch_add(1, std::memory_order_relaxed);
   }
   impl_->cv.notify_one();
@@ -205,8 +212,17 @@ void BatchWriter::submit(NewMessage message, Done done) {
   }
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->queue.push_back(Impl::Item{PreparedMessage{}, std::move(done), prepared.error()});
+    impl_->queue.push_back(Impl::Item{PreparedMessage{}, std::move(done), prepared.error(), std::nullopt});
     impl_->pending.fetch_add(1, std::memory_order_relaxed);
+  }
+  impl_->cv.notify_one();
+}
+
+void BatchWriter::submit_reports(MessageReports reports, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    Impl::Item item{PreparedMessage{}, std::move(done), std::nullopt, std::move(reports)};
+    impl_->queue.push_back(std::move(item));
   }
   impl_->cv.notify_one();
 }

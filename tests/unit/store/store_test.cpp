@@ -1473,5 +1473,105 @@ TEST(BatchWriterSyncWalTest, EveryCallbackOnceInOrderAfterTheWalSync) {
   EXPECT_EQ(count.value(), 500);
 }
 
+
+// ---------------------------------------------------------------------------------------------------
+// Analysis reports (schema 003).
+
+namespace {
+StoredReport report(const std::string& analyzer, const std::string& verdict, int64_t at) {
+  return StoredReport{analyzer, verdict, "{\"Analyzer\":\"" + analyzer + "\",\"Verdict\":\"" + verdict + "\"}", at};
+}
+}  // namespace
+
+TEST(StoreReports, PutReplacesPerAnalyzerAndGetOrdersByName) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  std::vector<NewMessage> messages = {make_message(ids, inbox, 1000, "one"), make_message(ids, inbox, 1001, "two")};
+  ASSERT_TRUE(insert_all(*store, messages).ok());
+
+  auto none = store->get_reports(inbox, messages[0].id);
+  ASSERT_TRUE(none.ok());
+  ASSERT_TRUE(none.value().has_value());
+  EXPECT_TRUE(none.value()->empty());
+
+  MessageReports first{inbox, messages[0].id, {report("zeta", "pass", 5), report("headers", "warn", 5)}};
+  MessageReports gone{inbox, "01NOSUCHMESSAGE0000000000", {report("headers", "fail", 5)}};
+  ASSERT_TRUE(store->put_reports({&first, &gone}).ok()) << "a missing message is skipped, not an error";
+  auto got = store->get_reports(inbox, messages[0].id);
+  ASSERT_TRUE(got.ok() && got.value().has_value());
+  ASSERT_EQ(got.value()->size(), 2u);
+  EXPECT_EQ((*got.value())[0].analyzer, "headers");
+  EXPECT_EQ((*got.value())[0].verdict, "warn");
+  EXPECT_EQ((*got.value())[0].json, "{\"Analyzer\":\"headers\",\"Verdict\":\"warn\"}");
+  EXPECT_EQ((*got.value())[0].created_ms, 5);
+  EXPECT_EQ((*got.value())[1].analyzer, "zeta");
+
+  MessageReports again{inbox, messages[0].id, {report("headers", "fail", 9)}};
+  ASSERT_TRUE(store->put_reports({&again}).ok());
+  got = store->get_reports(inbox, messages[0].id);
+  ASSERT_EQ(got.value()->size(), 2u) << "zeta's report stays";
+  EXPECT_EQ((*got.value())[0].verdict, "fail");
+  EXPECT_EQ((*got.value())[0].created_ms, 9);
+  EXPECT_TRUE(store->get_reports(inbox, messages[1].id).value()->empty());
+
+  // Another inbox cannot see or write them.
+  auto other = store->create_inbox("default", "other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(store->get_reports(other->id, messages[0].id).value().has_value());
+  MessageReports cross{other->id, messages[1].id, {report("headers", "fail", 1)}};
+  ASSERT_TRUE(store->put_reports({&cross}).ok());
+  EXPECT_TRUE(store->get_reports(inbox, messages[1].id).value()->empty());
+
+  // Deleting the message deletes its reports.
+  ASSERT_EQ(store->delete_messages(inbox, {messages[0].id}).value().size(), 1u);
+  RawDb db(tmp.path());
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM message_reports"), 0);
+}
+
+// Reports ride the writer's group commits: callbacks in submission order with messages, and a report
+// submitted right after its message (same batch or the next) finds it.
+TEST(BatchWriterTest, ReportsCommitWithMessagesInSubmissionOrder) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  int64_t inbox;
+  std::vector<std::string> order;
+  std::mutex mu;
+  std::vector<std::string> message_ids;
+  {
+    auto store = open_or_die(tmp.path());
+    inbox = store->default_inbox()->id;
+    BatchWriter writer(std::move(store), 512, /*sync_wal=*/true);
+    for (int i = 0; i < 200; ++i) {
+      NewMessage m = make_message(ids, inbox, 1000 + i, "r" + std::to_string(i));
+      const std::string id = m.id;
+      message_ids.push_back(id);
+      writer.submit(std::move(m), [&, id](const core::Result<int64_t>& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        order.push_back((r.ok() && r.value() > 0 ? "m:" : "m-failed:") + id);
+      });
+      writer.submit_reports(MessageReports{inbox, id, {report("headers", i % 2 ? "pass" : "warn", i)}},
+                            [&, id](const core::Result<int64_t>& r) {
+                              std::lock_guard<std::mutex> lock(mu);
+                              order.push_back((r.ok() && r.value() == 0 ? "r:" : "r-failed:") + id);
+                            });
+    }
+  }
+  ASSERT_EQ(order.size(), 400u);
+  for (std::size_t i = 0; i < message_ids.size(); ++i) {
+    EXPECT_EQ(order[2 * i], "m:" + message_ids[i]);
+    EXPECT_EQ(order[2 * i + 1], "r:" + message_ids[i]);
+  }
+  auto store = open_or_die(tmp.path());
+  for (std::size_t i = 0; i < message_ids.size(); ++i) {
+    auto got = store->get_reports(inbox, message_ids[i]);
+    ASSERT_TRUE(got.ok() && got.value().has_value());
+    ASSERT_EQ(got.value()->size(), 1u);
+    EXPECT_EQ((*got.value())[0].verdict, i % 2 ? "pass" : "warn");
+  }
+  RawDb db(tmp.path());
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM message_reports"), 200);
+}
 }  // namespace
 }  // namespace mailjar::store
