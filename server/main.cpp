@@ -18,6 +18,7 @@
 #include "http/api.h"
 #include "http/event_stream.h"
 #include "http/server.h"
+#include "ingest/analysis.h"
 #include "ingest/pipeline.h"
 #include "mime/mime.h"
 #include "smtp/listener.h"
@@ -168,6 +169,21 @@ int run_serve(const config::ServeOptions& o) {
   core::RuntimeStats stats;
   store::BatchWriter writer(std::move(writer_store.value()), 512, /*sync_wal=*/o.sync_full);
   core::WorkerPool workers(worker_threads);
+  ingest::AnalysisOptions ao;
+  ao.store = so;
+  ao.analyzers = o.analyzers;
+  ao.queue_limit = o.analysis_queue;
+  ao.on_reports = [&hub](int64_t inbox_id, const std::string& id, const std::vector<std::string>& names) {
+    events::Event e;
+    e.inbox_id = inbox_id;
+    e.type = "analysis";
+    e.data_json = nlohmann::json{{"ID", id}, {"Analyzers", names}}.dump();
+    hub.publish(e);
+  };
+  auto analysis_made = ingest::Analysis::create(ao, writer);
+  if (!analysis_made.ok()) return fail("--analyzers: " + analysis_made.error().message);
+  // Shared, because the writer's last callbacks (draining after `analysis` is gone) must find it gone.
+  std::shared_ptr<ingest::Analysis> analysis = std::move(analysis_made).value();
   ingest::PipelineOptions po;
   po.store = so;
   po.on_stored = [&hub](const store::MessageRow& row) {
@@ -182,6 +198,11 @@ int run_serve(const config::ServeOptions& o) {
   // A message stored while nobody subscribes (no WebSocket, no waiter) needs no event: a client that
   // subscribes later reads the store, and a new waiter checks the store after subscribing.
   po.stored_wanted = [&hub] { return hub.subscribers() > 0; };
+  if (!analysis->names().empty() && o.analysis_queue > 0) {
+    po.after_commit = [weak = std::weak_ptr<ingest::Analysis>(analysis)](int64_t inbox_id, const std::string& id) {
+      if (auto a = weak.lock()) a->enqueue(inbox_id, id);
+    };
+  }
   ingest::Pipeline pipeline(po, workers, writer);
 
   smtp::AcceptAllPolicy policy;
@@ -260,6 +281,8 @@ int run_serve(const config::ServeOptions& o) {
       done(std::move(r));
     });
   };
+  ctx.analyzers = analysis->names();
+  ctx.analyze_now = [a = analysis.get()](int64_t inbox_id, const std::string& id) { return a->run_now(inbox_id, id); };
   http::Api api(ctx);
   http::HttpLimits hl;
   hl.max_body_bytes = o.http_max_body;

@@ -37,6 +37,36 @@ constexpr uint64_t kMaxRecipients = 100000;
 constexpr uint64_t kMaxErrors = 1000;
 constexpr uint64_t kMaxConnections = 100000;
 constexpr uint64_t kMaxTimeoutSeconds = 3600;
+constexpr uint64_t kMaxAnalysisQueue = 10000000;
+
+// "a,b , c" -> {"a", "b", "c"}; "none" or "" -> {}.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  const auto flush = [&] {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    item.clear();
+  };
+  for (char c : text) {
+    if (c == ',') {
+      flush();
+    } else {
+      item.push_back(c);
+    }
+  }
+  flush();
+  if (out.size() == 1 && out[0] == "none") out.clear();
+  return out;
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  if (items.empty()) return "none";
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
 constexpr uint64_t kMaxThreads = 256;
 
 std::string seconds(int s) { return std::to_string(s) + "s"; }
@@ -163,6 +193,16 @@ const ServeOption kServeOptions[] = {
     {"workers", count("N", 0, kMaxThreads), "Parse and storage worker threads (0 = half the cores, at least 1).", true,
      [](const ServeOptions& o) { return per_core(o.workers); },
      [](ServeOptions& o, const Value& v) { o.workers = static_cast<int>(v.number); }},
+    {"analyzers", text("LIST"),
+     "Analyzers run on every message, comma-separated (known: headers), or none. Unknown names are refused at "
+     "start.",
+     true, [](const ServeOptions& o) { return join_list(o.analyzers); },
+     [](ServeOptions& o, const Value& v) { o.analyzers = split_list(v.text); }},
+    {"analysis-queue", count("N", 0, kMaxAnalysisQueue),
+     "Messages waiting for background analysis; beyond it a message is analysed only when asked (POST "
+     "/api/v1/message/{ID}/analysis). 0: no background analysis.",
+     true, [](const ServeOptions& o) { return std::to_string(o.analysis_queue); },
+     [](ServeOptions& o, const Value& v) { o.analysis_queue = static_cast<std::size_t>(v.number); }},
     {"log-level", choice("error|warn|info|debug"), "Least severe log messages written.", true,
      [](const ServeOptions& o) { return o.log_level; },
      [](ServeOptions& o, const Value& v) { o.log_level = v.text; }},

@@ -50,6 +50,8 @@ struct ServeOptions {
   int http_timeout_s = 60;               // --http-timeout SECONDS (reading a request)
   int threads = 0;                       // --threads N   network threads; 0 = half the cores (min 1)
   int workers = 0;                       // --workers N   parse/storage worker threads; 0 = half the cores (min 1)
+  std::vector<std::string> analyzers{"headers"};  // --analyzers LIST (comma-separated, or none)
+  std::size_t analysis_queue = 10000;    // --analysis-queue N  messages waiting for background analysis
   std::string log_level = "info";        // --log-level error|warn|info|debug
   bool api_auth = false;                 // --auth off|on: API tokens required (mailjar token create)
 };

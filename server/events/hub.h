@@ -18,7 +18,7 @@ namespace mailjar::events {
 
 struct Event {
   int64_t inbox_id = 0;   // the inbox concerned
-  std::string type;       // "new", "update", "delete", "truncate", "prune", "stats"
+  std::string type;       // "new", "update", "delete", "truncate", "prune", "stats", "analysis"
   std::string data_json;  // the event's Data, serialised JSON ("null" when none)
   int64_t seq = 0;        // for "new": the message's storage sequence number (wait API); else 0
   std::string message_id; // for "new": the message's public ID; else ""

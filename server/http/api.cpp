@@ -500,6 +500,62 @@ Response message_headers(const RouteMatch& match, const store::Inbox& inbox, sto
   return json_response(200, body);
 }
 
+// The analysis of a message as GET and POST .../analysis answer it: the configured analyzers, and one
+// report per analyzer that has run, in the configured order (then any others that are stored, e.g. from
+// an analyzer no longer configured, by name).
+json analysis_json(const ApiContext& context, const std::string& id, const std::vector<store::StoredReport>& stored) {
+  json reports = json::array();
+  std::vector<bool> used(stored.size(), false);
+  const auto add = [&](std::size_t i) {
+    json r = json::parse(stored[i].json, nullptr, false);
+    if (r.is_discarded() || !r.is_object()) r = json{{"Analyzer", stored[i].analyzer}, {"Verdict", stored[i].verdict}};
+    r["Created"] = rfc3339_ms(stored[i].created_ms);
+    reports.push_back(std::move(r));
+    used[i] = true;
+  };
+  for (const std::string& name : context.analyzers) {
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+      if (!used[i] && stored[i].analyzer == name) add(i);
+    }
+  }
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    if (!used[i]) add(i);
+  }
+  return json{{"ID", id}, {"Analyzers", context.analyzers}, {"Reports", std::move(reports)}};
+}
+
+// GET /api/v1/message/{ID}/analysis: the reports stored so far (analysis runs in the background after
+// a message arrives; Reports is empty until it has).
+Response message_analysis(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
+                          store::Store& store) {
+  Response error;
+  auto id = message_id(match.params.at("ID"), inbox, store, error);
+  if (!id) return error;
+  auto stored = store.get_reports(inbox.id, *id);
+  if (!stored) return store_error(stored.error());
+  if (!stored.value()) return error_response(404, "message not found", "message_not_found");
+  return json_response(200, analysis_json(context, *id, *stored.value()));
+}
+
+// POST /api/v1/message/{ID}/analysis: runs every configured analyzer now and answers once the reports
+// are stored (and published as an "analysis" event).
+Response analyze_message(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
+                         store::Store& store) {
+  Response error;
+  auto id = message_id(match.params.at("ID"), inbox, store, error);
+  if (!id) return error;
+  if (!context.analyze_now || context.analyzers.empty()) {
+    return error_response(503, "no analyzers are configured (--analyzers)", "analysis_unavailable");
+  }
+  auto reports = context.analyze_now(inbox.id, *id);
+  if (!reports) return store_error(reports.error());
+  if (!reports.value()) return error_response(404, "message not found", "message_not_found");
+  auto stored = store.get_reports(inbox.id, *id);
+  if (!stored) return store_error(stored.error());
+  if (!stored.value()) return error_response(404, "message not found", "message_not_found");
+  return json_response(200, analysis_json(context, *id, *stored.value()));
+}
+
 // GET /api/v1/message/{ID}/raw; ID "latest" is the newest message of the inbox (as in Mailpit).
 Response message_raw(const RouteMatch& match, const Target& target, const store::Inbox& inbox,
                      store::Store& store) {
@@ -1487,6 +1543,10 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
       return get_message(context, match, *inbox, store);
     case RouteId::kMessageHeaders:
       return message_headers(match, *inbox, store);
+    case RouteId::kMessageAnalysis:
+      return message_analysis(context, match, *inbox, store);
+    case RouteId::kAnalyzeMessage:
+      return analyze_message(context, match, *inbox, store);
     case RouteId::kMessageRaw:
       return message_raw(match, *target, *inbox, store);
     case RouteId::kMessagePart:

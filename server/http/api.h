@@ -97,6 +97,12 @@ struct ApiContext {
   // only its project's inboxes (others answer 404, the bare default-inbox paths 403).
   bool auth_required = false;
   core::RuntimeStats* stats = nullptr;                  // /api/v1/info RuntimeStats; deletes counted here
+  // Analysis (ingest::Analysis, wired by main): the configured analyzers' names in run order, and a
+  // function that analyses a message now, on the calling worker thread, and returns its reports once
+  // committed (nullopt: no such message). Unset: no analyzers (POST .../analysis answers 503).
+  std::vector<std::string> analyzers;
+  std::function<core::Result<std::optional<std::vector<store::StoredReport>>>(int64_t inbox_id, const std::string& id)>
+      analyze_now;
   std::string smtp_host = "127.0.0.1";                  // shown with inbox credentials
   uint16_t smtp_port = 1025;
 };

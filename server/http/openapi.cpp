@@ -174,6 +174,8 @@ answers `101 Switching Protocols` and then sends one text frame per event of the
 - `truncate`: every message of the inbox was deleted; Data is null.
 - `prune`: retention removed old messages; Data is `{"IDs": [...]}` (the IDs removed).
 - `stats`: the inbox's totals after a change; Data is `{"Total", "Unread", "Version"}`.
+- `analysis`: a message's analyzer reports were stored; Data is `{"ID", "Analyzers"}` (read them with
+  GET /api/v1/message/{ID}/analysis).
 
 Frames the client sends are ignored. A browser's upgrade whose Origin is not this server's own is
 refused with 403 (cross-site WebSocket hijacking); clients that send no Origin are accepted. A client
@@ -336,6 +338,28 @@ std::map<std::string, OperationDoc, std::less<>> operation_table() {
                          nullptr,
                          {{"200", json_ok("The headers.", ref("MessageHeaders"))},
                           {"404", error_doc("No such message (Code message_not_found).")}}};
+
+  t["MessageAnalysis"] = {"analysis",
+                          "Get a message's analysis",
+                          "The analyzer reports stored for the message so far, one per analyzer, in the order the "
+                          "configured analyzers run. Analysis runs in the background after a message arrives, at "
+                          "low priority: Reports is empty until it has run (an \"analysis\" event on "
+                          "/api/events announces each message's reports). mailjar extension.",
+                          json::array(),
+                          nullptr,
+                          {{"200", json_ok("The reports so far.", ref("Analysis"))},
+                           {"404", error_doc("No such message (Code message_not_found).")}}};
+
+  t["AnalyzeMessage"] = {"analysis",
+                         "Analyse a message now",
+                         "Runs every configured analyzer on the message now, stores the reports (replacing "
+                         "earlier ones of the same analyzers), publishes an \"analysis\" event, and answers "
+                         "with every stored report. mailjar extension.",
+                         json::array(),
+                         nullptr,
+                         {{"200", json_ok("The reports.", ref("Analysis"))},
+                          {"404", error_doc("No such message (Code message_not_found).")},
+                          {"503", error_doc("No analyzers are configured (Code analysis_unavailable).")}}};
 
   t["GetMessageRaw"] = {"message",
                         "Get the raw message",
@@ -670,6 +694,24 @@ json component_schemas() {
        "Subject", "ListUnsubscribe", "Date", "Created", "Tags", "Username", "Text", "HTML",    "Size",
        "Inline",  "Attachments"},
       "A whole message (Mailpit's Message, plus Envelope).");
+  s["Finding"] = object_s({{"ID", string_s("Stable dotted identifier, e.g. date.missing.")},
+                           {"Severity", string_s("info, warning or error.")},
+                           {"Message", string_s("For people.")},
+                           {"Evidence", string_s("The offending text; may be empty.")}},
+                          {"ID", "Severity", "Message", "Evidence"});
+  s["Report"] = object_s({{"Analyzer", string_s("The analyzer's name, e.g. headers.")},
+                          {"Title", string_s()},
+                          {"Verdict", string_s("pass, warn, fail, neutral or error.")},
+                          {"Score", typed("number", "Analyzer-specific; null when it has none.")},
+                          {"Summary", string_s("One line.")},
+                          {"Findings", array_s(ref("Finding"))},
+                          {"DurationMs", typed("number", "How long the analyzer ran.")},
+                          {"Created", date_time_s("When the report was made.")}},
+                         {"Analyzer", "Verdict", "Findings"}, "One analyzer's report on one message.");
+  s["Analysis"] = object_s({{"ID", string_s("The message ID.")},
+                            {"Analyzers", array_s(string_s(), "The configured analyzers, in run order.")},
+                            {"Reports", array_s(ref("Report"))}},
+                           {"ID", "Analyzers", "Reports"});
   s["MessageHeaders"] = map_s(array_s(string_s()), "Header name -> its values in order.");
   s["Readiness"] = object_s({{"status", string_s("ready, unavailable or overloaded.")},
                              {"pending", integer_s("Messages accepted but not yet committed.")},
@@ -753,7 +795,7 @@ json component_schemas() {
   s["SendResponse"] = object_s({{"ID", string_s("The stored message's ID.")}}, {"ID"});
   {
     json type = string_s();
-    type["enum"] = json::array({"new", "update", "delete", "truncate", "prune", "stats"});
+    type["enum"] = json::array({"new", "update", "delete", "truncate", "prune", "stats", "analysis"});
     s["Event"] = object_s({{"Type", std::move(type)},
                            {"Data", json{{"description", "Depends on Type (see the Events operation)."}}}},
                           {"Type", "Data"}, "One WebSocket frame of /api/events.");
@@ -907,6 +949,7 @@ json build_document(std::string_view version) {
       {"messages", "Lists, searches, bulk changes and the wait API (Mailpit API v1)."},
       {"message", "One message: detail, headers, raw source, parts, HTML view."},
       {"tags", "Message tags."},
+      {"analysis", "Analyzer reports on a message (header sanity, ...): read them, or run the analyzers now."},
       {"send", "Storing a message sent over HTTP."},
       {"events", "The WebSocket of live events."},
       {"mailhog", "MailHog's API v2, for its CI clients."},
@@ -924,7 +967,7 @@ json build_document(std::string_view version) {
       {"version", version},
       {"description",
        "An email testing sandbox: a fake SMTP server capturing mail, with Mailpit's REST API v1 (same paths, "
-       "parameters and JSON field names), MailHog's API v2 and additions (inboxes, the wait API). Every "
+       "parameters and JSON field names), MailHog's API v2 and additions (inboxes, the wait API, analysis reports). Every "
        "inbox "
        "has the same API under /inboxes/{slug}; the bare paths serve the default inbox. Every GET route also "
        "answers HEAD. Errors are JSON {\"Error\", \"Code\"} with honest status codes. With --auth on, every "

@@ -22,6 +22,8 @@ constexpr std::array kRoutes{
     RouteSpec{"GET", "/api/v1/wait", RouteId::kWait, "WaitForMessage", true},
     RouteSpec{"GET", "/api/v1/message/{ID}", RouteId::kMessage, "Message", true},
     RouteSpec{"GET", "/api/v1/message/{ID}/headers", RouteId::kMessageHeaders, "MessageHeaders", true},
+    RouteSpec{"GET", "/api/v1/message/{ID}/analysis", RouteId::kMessageAnalysis, "MessageAnalysis", true},
+    RouteSpec{"POST", "/api/v1/message/{ID}/analysis", RouteId::kAnalyzeMessage, "AnalyzeMessage", true},
     RouteSpec{"GET", "/api/v1/message/{ID}/raw", RouteId::kMessageRaw, "GetMessageRaw", true},
     RouteSpec{"GET", "/api/v1/message/{ID}/part/{PartID}", RouteId::kMessagePart, "DownloadAttachment", true},
     RouteSpec{"GET", "/view/{File}", RouteId::kView, "ViewMessage", true},

@@ -38,6 +38,8 @@ enum class RouteId {
   kWait,
   kMessage,
   kMessageHeaders,
+  kMessageAnalysis,
+  kAnalyzeMessage,
   kMessageRaw,
   kMessagePart,
   kView,

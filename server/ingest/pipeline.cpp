@@ -79,6 +79,7 @@ void Pipeline::submit(core::Envelope envelope, std::string raw,
     }
     writer_.submit(std::move(prepared).value(),
                    [on_stored = row ? options_.on_stored : nullptr, row = std::move(row), id = std::move(id),
+                    after_commit = options_.after_commit, inbox_id = inbox.value(),
                     done = std::move(done)](const core::Result<int64_t>& r) {
                      // Runs on the writer's thread, possibly while the writer drains after this pipeline
                      // is gone: it must not touch `this`.
@@ -87,6 +88,7 @@ void Pipeline::submit(core::Envelope envelope, std::string raw,
                          row->seq = r.value();
                          on_stored(*row);
                        }
+                       if (after_commit) after_commit(inbox_id, id);
                        done(id);
                      } else {
                        done(r.error());

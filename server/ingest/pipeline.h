@@ -36,6 +36,9 @@ struct PipelineOptions {
   // Asked when a message is submitted: false skips on_stored for it (and the copy of its summary), e.g.
   // while nobody listens for events. Unset: always true.
   std::function<bool()> stored_wanted;
+  // Called once per stored message after its commit (with on_stored's thread rules), whatever
+  // stored_wanted says: e.g. to queue its analysis. Must not block.
+  std::function<void(int64_t inbox_id, const std::string& id)> after_commit;
 };
 
 class Pipeline {

@@ -120,6 +120,9 @@ const std::vector<FlagCase>& flag_cases() {
       {"threads", "4", [](const ServeOptions& o) { return o.threads == 4; }},
       {"workers", "8", [](const ServeOptions& o) { return o.workers == 8; }},
       {"log-level", "debug", [](const ServeOptions& o) { return o.log_level == "debug"; }},
+      {"analyzers", " headers , other ",
+       [](const ServeOptions& o) { return o.analyzers == std::vector<std::string>{"headers", "other"}; }},
+      {"analysis-queue", "0", [](const ServeOptions& o) { return o.analysis_queue == 0; }},
   };
   return cases;
 }
@@ -377,6 +380,7 @@ TEST(ServeRanges, BoundsAreAcceptedAndOneBeyondIsRejected) {
       {"http-timeout", 1, 3600},
       {"threads", 0, 256},
       {"workers", 0, 256},
+      {"analysis-queue", 0, 10000000},
   };
   std::set<std::string> covered;
   for (const auto& c : cases) {
@@ -830,6 +834,15 @@ TEST(AdminCommands, TableHasEveryCommandKind) {
   for (const auto& c : internal::commands()) kinds.insert(c.kind);
   EXPECT_EQ(kinds, (std::set<Command::Kind>{Command::kServe, Command::kProjectCreate, Command::kProjectList,
                                             Command::kInboxCreate, Command::kInboxList, Command::kTokenCreate}));
+}
+
+TEST(ServeAnalyzers, NoneOrNoNamesMeanNoAnalyzersAndTheDefaultIsHeaders) {
+  EXPECT_EQ(ServeOptions{}.analyzers, std::vector<std::string>{"headers"});
+  for (const char* value : {"none", " , "}) {
+    auto r = parse({"serve", std::string("--analyzers=") + value});
+    ASSERT_TRUE(r.ok()) << value << ": " << r.error().message;
+    EXPECT_TRUE(r->serve.analyzers.empty()) << value;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,138 @@
+#include "ingest/analysis.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "core/id.h"
+#include "mime/detail.h"
+#include "store/thread_store.h"
+
+namespace mailjar::ingest {
+
+core::Result<std::unique_ptr<Analysis>> Analysis::create(AnalysisOptions options, store::BatchWriter& writer) {
+  auto made = analyzers::make_analyzers(options.analyzers);
+  if (!made) return made.error();
+  return std::unique_ptr<Analysis>(new Analysis(std::move(options), writer, std::move(made).value()));
+}
+
+Analysis::Analysis(AnalysisOptions options, store::BatchWriter& writer,
+                   std::vector<std::unique_ptr<analyzers::Analyzer>> analyzers)
+    : options_(std::move(options)), writer_(writer), analyzers_(std::move(analyzers)) {
+  for (const auto& a : analyzers_) names_.emplace_back(a->name());
+  shared_->names = names_;
+  shared_->on_reports = options_.on_reports;
+  if (!analyzers_.empty() && options_.queue_limit > 0) thread_ = std::thread([this] { run(); });
+}
+
+Analysis::~Analysis() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Analysis::enqueue(int64_t inbox_id, std::string id) {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    if (queue_.size() >= options_.queue_limit) {
+      skipped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    queue_.emplace_back(inbox_id, std::move(id));
+  }
+  cv_.notify_one();
+}
+
+Analysis::Stats Analysis::stats() const {
+  Stats s;
+  s.analysed = shared_->analysed.load(std::memory_order_relaxed);
+  s.skipped = skipped_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  s.queued = queue_.size();
+  return s;
+}
+
+core::Result<std::optional<store::MessageReports>> Analysis::analyse(int64_t inbox_id, const std::string& id) {
+  auto st = store::thread_store(options_.store);
+  if (!st) return st.error();
+  store::Store& s = *st.value();
+  auto row = s.get_message(inbox_id, id);
+  if (!row) return row.error();
+  auto raw = s.get_raw(inbox_id, id);
+  if (!raw) return raw.error();
+  auto envelope = s.get_envelope(inbox_id, id);
+  if (!envelope) return envelope.error();
+  if (!row.value() || !raw.value() || !envelope.value()) return std::optional<store::MessageReports>();
+
+  const mime::MessageDetail detail = mime::parse_detail(*raw.value(), options_.mime);
+  const analyzers::Input input{detail, *raw.value(), *envelope.value(), row.value()->received_ms};
+  analyzers::Context context;
+  context.now_ms = core::now_unix_ms();
+  store::MessageReports out;
+  out.inbox_id = inbox_id;
+  out.message_id = id;
+  for (const analyzers::Report& report : analyzers::run_all(analyzers_, input, context)) {
+    store::StoredReport stored;
+    stored.analyzer = report.analyzer;
+    stored.verdict = std::string(analyzers::to_string(report.verdict));
+    stored.json = analyzers::to_json(report);
+    stored.created_ms = context.now_ms;
+    out.reports.push_back(std::move(stored));
+  }
+  return std::optional<store::MessageReports>(std::move(out));
+}
+
+core::Result<std::optional<std::vector<store::StoredReport>>> Analysis::run_now(int64_t inbox_id,
+                                                                               const std::string& id) {
+  using Out = std::optional<std::vector<store::StoredReport>>;
+  auto analysed = analyse(inbox_id, id);
+  if (!analysed) return analysed.error();
+  if (!analysed.value()) return Out();
+  store::MessageReports reports = std::move(*analysed.value());
+  std::vector<store::StoredReport> copy = reports.reports;
+  auto committed = std::make_shared<std::promise<core::Result<int64_t>>>();
+  auto outcome = committed->get_future();
+  writer_.submit_reports(std::move(reports), [committed](const core::Result<int64_t>& r) { committed->set_value(r); });
+  const core::Result<int64_t> r = outcome.get();
+  if (!r) return r.error();
+  shared_->committed(inbox_id, id);
+  return Out(std::move(copy));
+}
+
+void Analysis::Shared::committed(int64_t inbox_id, const std::string& id) {
+  analysed.fetch_add(1, std::memory_order_relaxed);
+  if (on_reports) on_reports(inbox_id, id, names);
+}
+
+void Analysis::run() {
+  // The lowest priority for this thread only (Linux: setpriority on a thread ID), so that analysis takes
+  // the CPU that ingestion leaves idle. Failure to lower it is harmless.
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+  while (true) {
+    std::pair<int64_t, std::string> next;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      next = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    auto analysed = analyse(next.first, next.second);
+    if (!analysed || !analysed.value()) continue;  // a store error, or the message is gone: nothing to report
+    writer_.submit_reports(std::move(*analysed.value()),
+                           [shared = shared_, inbox_id = next.first,
+                            id = std::move(next.second)](const core::Result<int64_t>& r) {
+                             if (r) shared->committed(inbox_id, id);
+                           });
+  }
+}
+
+}  // namespace mailjar::ingest
