@@ -503,6 +503,10 @@ function onEvent(event) {
         state.unread = event.Data.Unread ?? state.unread;
       }
       break;
+    case "analysis":
+      // A message's reports were stored: the message pane refreshes its Analysis tab if it shows that one.
+      if (event.Data && event.Data.ID) import("/ui/message.js").then((view) => view.analysisArrived(event.Data.ID));
+      return;
     default:
       return;
   }

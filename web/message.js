@@ -3,7 +3,8 @@
 // Contract: showMessage(pane, base, id, {onClose}) renders message `id` of the inbox at `base` ("" or
 // "/inboxes/{slug}") into `pane`: a header (subject, addresses, date, size, tags, actions) and the tabs
 // HTML, Text, Source, Headers, Attachments, Analysis. closeMessage(pane) empties it. onClose is called
-// by the Close button and after a delete.
+// by the Close button and after a delete. analysisArrived(id) is called for each WebSocket "analysis"
+// event: the open message's Analysis tab re-reads its reports (see the Analysis tab section).
 //
 // Mail is hostile. Its HTML is shown only in an <iframe sandbox> (no scripts, no same-origin access,
 // popups only so links open in a new tab) loading {base}/view/{id}.html, whose own CSP blocks scripts and,
@@ -358,43 +359,202 @@ function renderAttachments(panel, base, id, m) {
   panel.replaceChildren(list);
 }
 
-// One section per analyzer report. Reports are read defensively: an array of objects or an object keyed
-// by analyzer name; Verdict/Score and Findings (strings or objects with a Message) when present.
-function renderAnalysis(panel, m) {
-  const raw = m.Analysis;
-  const entries = Array.isArray(raw)
-    ? raw.map((r, i) => [String((r && (r.Analyzer || r.Name)) || `Report ${i + 1}`), r])
-    : raw && typeof raw === "object" ? Object.entries(raw) : [];
-  if (entries.length === 0) {
-    notice(panel, "No analyzers have run for this message.");
+// ---- the Analysis tab ------------------------------------------------------------------------------------
+// GET {base}/api/v1/message/{ID}/analysis answers {ID, Analyzers, Reports}: the analyzers configured on the
+// server in run order, and the reports stored so far (Report: Analyzer, Title, Verdict, Score|null, Summary,
+// Findings [{ID, Severity, Message, Evidence}], DurationMs, Created). POST to the same URL runs them now
+// and answers the same shape. Every value of a report is set with textContent (evidence quotes the mail).
+
+const kVerdicts = { pass: "Pass", warn: "Warning", fail: "Fail", neutral: "Neutral", error: "Error" };
+const kSeverities = { info: "Info", warning: "Warning", error: "Error" };
+const kVerdictMarks = { pass: "✓", warn: "!", fail: "✗", neutral: "–", error: "?" };
+const kSeverityMarks = { info: "i", warning: "!", error: "✗" };
+const kMaxFindings = 500;  // findings shown per report
+
+// The open message's Analysis tab once it has been shown: {id, load} (load re-fetches and re-renders it).
+let liveAnalysis = null;
+
+// A badge whose meaning is in its text (a mark and a word), not only in its colour. `kind` is "verdict" or
+// "severity"; `value` comes from the server and is shown as given when it is not a known one.
+function badge(kind, value, labels, marks) {
+  const key = String(value ?? "").toLowerCase();
+  const known = Object.hasOwn(labels, key);
+  const b = node("span", `mv-badge mv-${kind}`);
+  b.dataset[kind] = known ? key : "other";
+  const mark = node("span", "mv-badge-mark", known ? marks[key] : "·");
+  mark.setAttribute("aria-hidden", "true");
+  b.append(node("span", "visually-hidden", kind === "verdict" ? "Verdict: " : "Severity: "), mark,
+           node("span", "mv-badge-text", known ? labels[key] : String(value ?? "unknown")));
+  return b;
+}
+
+function formatDuration(ms) {
+  const n = Number(ms);
+  if (!Number.isFinite(n) || n < 0) return "";
+  return n < 10 ? `${n.toFixed(2)} ms` : n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(1)} s`;
+}
+
+function findingItem(f) {
+  const li = node("li", "mv-finding");
+  const finding = f && typeof f === "object" ? f : { Message: String(f) };
+  li.dataset.severity = String(finding.Severity ?? "").toLowerCase();
+  const line = node("div", "mv-finding-line");
+  line.append(badge("severity", finding.Severity, kSeverities, kSeverityMarks), " ",
+              node("span", "mv-finding-message", String(finding.Message ?? "")));
+  if (finding.ID) line.append(" ", node("span", "mv-finding-id", String(finding.ID)));
+  li.append(line);
+  if (finding.Evidence !== undefined && finding.Evidence !== null && String(finding.Evidence) !== "") {
+    li.append(node("code", "mv-finding-evidence", String(finding.Evidence)));
+  }
+  return li;
+}
+
+function reportSection(report, index) {
+  const r = report && typeof report === "object" ? report : {};
+  const section = node("section", "mv-analysis");
+  const name = String(r.Analyzer ?? "");
+  section.dataset.analyzer = name;
+  if (r.Verdict !== undefined) section.dataset.verdict = String(r.Verdict).toLowerCase();
+  const head = node("div", "mv-analysis-head");
+  const title = node("h3", "mv-analysis-title", String(r.Title || name || `Report ${index + 1}`));
+  title.id = `mv-analysis-${index}`;
+  section.setAttribute("aria-labelledby", title.id);
+  head.append(title, badge("verdict", r.Verdict, kVerdicts, kVerdictMarks));
+  if (r.Score !== null && r.Score !== undefined) head.append(node("span", "mv-score", `Score ${r.Score}`));
+  section.append(head);
+  if (r.Summary) section.append(node("p", "mv-analysis-summary", String(r.Summary)));
+  const findings = Array.isArray(r.Findings) ? r.Findings : [];
+  if (findings.length === 0) {
+    section.append(node("p", "mv-note", "No findings."));
+  } else {
+    const ul = node("ul", "mv-findings");
+    ul.setAttribute("aria-label", "Findings");
+    for (const f of findings.slice(0, kMaxFindings)) ul.append(findingItem(f));
+    section.append(ul);
+    if (findings.length > kMaxFindings) {
+      section.append(node("p", "mv-note", `Showing the first ${kMaxFindings} of ${findings.length} findings.`));
+    }
+  }
+  const meta = [name && name !== title.textContent ? name : "", formatDuration(r.DurationMs),
+                r.Created ? `analysed ${formatDate(r.Created)}` : ""].filter(Boolean);
+  if (meta.length) section.append(node("p", "mv-analysis-meta", meta.join(" · ")));
+  return section;
+}
+
+// Fills `panel` from one analysis answer; `run()` is what the Run buttons do.
+function renderAnalysis(panel, answer, run) {
+  const analyzers = Array.isArray(answer && answer.Analyzers) ? answer.Analyzers.map(String) : [];
+  const reports = Array.isArray(answer && answer.Reports) ? answer.Reports : [];
+  const status = node("p", "mv-analysis-status");
+  status.setAttribute("role", "status");
+  const runButton = (label) => {
+    const b = button(label, "mv-run-analysis", () => run(b, status));
+    return b;
+  };
+  if (reports.length === 0) {
+    if (analyzers.length === 0) {
+      panel.replaceChildren(node("p", "mv-empty", "No analyzers are enabled on this server."));
+      return;
+    }
+    const bar = node("div", "mv-toolbar");
+    bar.append(runButton("Run analysis now"));
+    panel.replaceChildren(node("p", "mv-empty", "No analyzers have run for this message yet."), bar, status);
     return;
   }
   const out = [];
-  for (const [name, report] of entries) {
-    const section = node("section", "mv-analysis");
-    section.append(node("h3", "", name));
-    if (report && typeof report === "object") {
-      if (report.Verdict !== undefined) section.append(node("p", "mv-verdict", `Verdict: ${report.Verdict}`));
-      if (report.Score !== undefined) section.append(node("p", "mv-verdict", `Score: ${report.Score}`));
-      const findings = Array.isArray(report.Findings) ? report.Findings : [];
-      if (findings.length) {
-        const ul = node("ul", "mv-findings");
-        for (const f of findings) {
-          const text = typeof f === "string" ? f : (f && (f.Message || f.Text)) || JSON.stringify(f);
-          const li = node("li", "", text);
-          if (f && f.Severity) li.dataset.severity = String(f.Severity);
-          ul.append(li);
-        }
-        section.append(ul);
-      } else if (report.Verdict === undefined && report.Score === undefined) {
-        section.append(node("pre", "mv-pre", JSON.stringify(report, null, 2)));
-      }
-    } else {
-      section.append(node("p", "", String(report)));
+  if (analyzers.length) {
+    const bar = node("div", "mv-toolbar mv-analysis-bar");
+    const again = runButton("Run again");
+    again.classList.add("mv-small");
+    bar.append(again);
+    out.push(bar, status);
+  }
+  reports.forEach((r, i) => out.push(reportSection(r, i)));
+  const done = new Set(reports.map((r) => String((r && r.Analyzer) ?? "")));
+  for (const name of analyzers) {
+    if (!done.has(name)) {
+      const p = node("p", "mv-pending");
+      p.dataset.analyzer = name;
+      p.append(node("span", "mv-pending-name", name), ": pending (it has not run for this message yet)");
+      out.push(p);
     }
-    out.push(section);
   }
   panel.replaceChildren(...out);
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    if (body && body.Error) return `${body.Error} (HTTP ${response.status})`;
+  } catch {
+    // not JSON: the status says enough
+  }
+  return `HTTP ${response.status}`;
+}
+
+// The Analysis tab of message `id`: load() fetches and renders the stored reports; the Run buttons POST
+// and render the answer (a failure is a line under the button, the reports shown stay). Of answers that
+// cross, the one asked for last wins; nothing renders once another message is shown (`mine` is this
+// one's generation). A render keeps keyboard focus inside the panel when it was there.
+function analysisTab(panel, base, id, mine) {
+  const url = `${messageUrl(base, id)}/analysis`;
+  let asked = 0;  // requests started
+  let shown = 0;  // the newest request whose answer is rendered
+  const current = (ticket) => mine === generation && ticket > shown;
+  const show = (ticket, answer) => {
+    shown = ticket;
+    const hadFocus = panel.contains(document.activeElement);
+    renderAnalysis(panel, answer, run);
+    if (hadFocus) (panel.querySelector(".mv-run-analysis") || panel).focus({ preventScroll: true });
+  };
+  const fail = (text) => {
+    if (mine !== generation) return;
+    const status = panel.querySelector(".mv-analysis-status");
+    if (!status) return;
+    status.textContent = `Could not run the analysis: ${text}`;
+    status.classList.add("mv-error");
+  };
+  // A busy button stays focusable (aria-disabled, not disabled), so focus is not dropped while it runs.
+  async function run(b, status) {
+    if (b.getAttribute("aria-disabled") === "true") return;
+    const ticket = ++asked;
+    b.setAttribute("aria-disabled", "true");
+    panel.setAttribute("aria-busy", "true");
+    status.classList.remove("mv-error");
+    status.textContent = "Running the analyzers…";
+    try {
+      const response = await fetch(url, { method: "POST" });
+      if (!response.ok) {
+        fail(await errorText(response));
+        return;
+      }
+      const answer = await response.json();
+      if (current(ticket)) show(ticket, answer);
+    } catch (err) {
+      fail(err.message);
+    } finally {
+      b.removeAttribute("aria-disabled");
+      panel.removeAttribute("aria-busy");
+    }
+  }
+  const load = async () => {
+    const ticket = ++asked;
+    try {
+      const answer = await (await fetchOk(url, "analysis")).json();
+      if (current(ticket)) show(ticket, answer);
+    } catch (err) {
+      if (current(ticket)) notice(panel, `Could not load: ${err.message}`);
+    }
+  };
+  return { id, load };
+}
+
+// Called for every "analysis" event of the inbox (app.js): when message `id` is the open one and its
+// Analysis tab has been shown, the tab re-fetches and re-renders its reports in place (also while another
+// tab is selected); no tab is switched and focus is not moved out of where it is. Otherwise the tab
+// fetches fresh reports when it is first shown, so nothing is needed now.
+export function analysisArrived(id) {
+  if (liveAnalysis && liveAnalysis.id === String(id)) liveAnalysis.load();
 }
 
 // ---- the header and entry points -------------------------------------------------------------------------
@@ -448,6 +608,7 @@ function renderHeader(base, id, m, onClose, status) {
 
 export async function showMessage(pane, base, id, { onClose } = {}) {
   const mine = ++generation;
+  liveAnalysis = null;
   pane.replaceChildren(node("p", "mv-loading", "Loading…"));
   let m;
   try {
@@ -474,7 +635,10 @@ export async function showMessage(pane, base, id, { onClose } = {}) {
       case "source": return guarded(panel, () => renderSource(panel, base, id));
       case "headers": return guarded(panel, () => renderHeaders(panel, base, id, m));
       case "attachments": return renderAttachments(panel, base, id, m);
-      default: return renderAnalysis(panel, m);
+      default: {
+        liveAnalysis = analysisTab(panel, base, id, mine);
+        return liveAnalysis.load();
+      }
     }
   });
   pane.replaceChildren(renderHeader(base, id, m, onClose, status), status, tabs.list, tabs.panels);
@@ -483,5 +647,6 @@ export async function showMessage(pane, base, id, { onClose } = {}) {
 
 export function closeMessage(pane) {
   generation += 1;
+  liveAnalysis = null;
   pane.replaceChildren();
 }

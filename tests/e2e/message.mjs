@@ -53,8 +53,6 @@ async function openTab(page, name) {
   await page.waitForSelector(`#mv-panel-${name}:not([hidden])`, { timeout: kWaitMs });
 }
 
-const panelText = (page, name) => page.$eval(`#mv-panel-${name}`, (p) => p.textContent);
-
 async function main() {
   const browser = await chromium.launch({ executablePath: kChromium, headless: true, args: kChromiumArgs });
   try {
@@ -201,9 +199,24 @@ async function main() {
           bytes.length === spec.pdfSize && digest === spec.pdfSha256, { size: bytes.length, digest });
     await page.screenshot({ path: path.join(shotDir, "tab-attachments.png") });
 
+    // Analysis: the server runs the headers analyzer in the background; the tab shows its report (at once
+    // when it is stored, else live when its "analysis" event arrives). The message has a Message-ID and no
+    // Date.
     await openTab(page, "analysis");
-    const analysis = await panelText(page, "analysis");
-    check("Analysis tab says no analyzers have run", analysis === "No analyzers have run for this message.", analysis);
+    await page.waitForSelector('#mv-panel-analysis .mv-analysis[data-analyzer="headers"]', { timeout: kWaitMs });
+    const analysis = await page.$eval('#mv-panel-analysis .mv-analysis[data-analyzer="headers"]', (s) => ({
+      title: s.querySelector(".mv-analysis-title").textContent,
+      verdict: s.querySelector(".mv-verdict").dataset.verdict,
+      verdictText: s.querySelector(".mv-verdict").textContent,
+      findings: [...s.querySelectorAll(".mv-finding")].map((li) => ({
+        id: li.querySelector(".mv-finding-id")?.textContent, severity: li.querySelector(".mv-severity").dataset.severity,
+      })),
+    }));
+    const ids = analysis.findings.map((f) => f.id);
+    check("Analysis tab shows the headers report with date.missing",
+          analysis.title === "Header sanity" && analysis.verdict === "fail" && analysis.verdictText.endsWith("Fail") &&
+          analysis.findings.some((f) => f.id === "date.missing" && f.severity === "error") &&
+          !ids.includes("message_id.missing"), analysis);
     await page.screenshot({ path: path.join(shotDir, "tab-analysis.png") });
 
     // Mark unread goes to the API.

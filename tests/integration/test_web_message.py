@@ -4,8 +4,10 @@ driving Debian's chromium) against a fresh server fed over SMTP.
 Two messages are sent before the script starts: a multipart one (text, HTML with a remote image and an
 inline cid: image, a PDF attachment) and a hostile one (HTML with a script, a form, <meta refresh>, a
 javascript: link and a position:fixed overlay). The script opens each by clicking its row, checks every
-tab, the remote-image switch, the attachment download's bytes, that the hostile HTML ran and changed
-nothing, mark unread and delete, and saves a screenshot of each tab into the test's tmp dir. Every check
+tab, the remote-image switch, the attachment download's bytes, the headers analyzer's report (run in
+the background by the server on its defaults; the rich message has a Message-ID but no Date, so it lists
+date.missing), that the hostile HTML ran and changed nothing, mark unread and delete, and saves a
+screenshot of each tab into the test's tmp dir. Every check
 the script makes must be reported as passed.
 
 A missing chromium or node skips with a MISSING TOOL reason, a missing playwright-core fails (as in
@@ -36,7 +38,8 @@ EXPECTED_CHECKS = [
     "Source tab colours header names and shows the raw message", "Source tab links the .eml download",
     "Headers tab lists the headers", "Headers tab shows the envelope",
     "Attachments tab lists the PDF with type, size and SHA-256", "Attachments tab lists the inline image with a thumbnail",
-    "thumbnail image decodes", "attachment download returns the exact bytes", "Analysis tab says no analyzers have run",
+    "thumbnail image decodes", "attachment download returns the exact bytes",
+    "Analysis tab shows the headers report with date.missing",
     "Mark unread marks it unread", "hostile HTML ran no script", "hostile HTML did not navigate the page",
     "hostile HTML did not cover the UI", "UI stays clickable beside hostile HTML",
     "Delete removes the message and closes the pane", "no script errors or failed requests",
