@@ -39,16 +39,20 @@ Analysis::~Analysis() {
 
 void Analysis::enqueue(int64_t inbox_id, std::string id) {
   if (!thread_.joinable()) return;
+  bool was_empty = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
+    was_empty = queue_.empty();
     if (queue_.size() >= options_.queue_limit) {
+      queue_.pop_front();
       skipped_.fetch_add(1, std::memory_order_relaxed);
-      return;
     }
     queue_.emplace_back(inbox_id, std::move(id));
+    last_enqueue_ = std::chrono::steady_clock::now();
   }
-  cv_.notify_one();
+  // Only the first message wakes the thread; while it waits for quiet it re-checks at its deadline.
+  if (was_empty) cv_.notify_one();
 }
 
 Analysis::Stats Analysis::stats() const {
@@ -121,7 +125,14 @@ void Analysis::run() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      // Wait for a quiet moment: each new arrival moves it (enqueue does not notify a waiting thread
+      // that is already awake here; it re-checks at the deadline).
+      const auto quiet = std::chrono::milliseconds(options_.quiet_ms);
+      while (!stopping_ && std::chrono::steady_clock::now() < last_enqueue_ + quiet) {
+        cv_.wait_until(lock, last_enqueue_ + quiet);
+      }
       if (stopping_) return;
+      if (queue_.empty()) continue;
       next = std::move(queue_.front());
       queue_.pop_front();
     }

@@ -3,9 +3,12 @@
 // CONTRACT
 //   Two ways in:
 //   - enqueue(): after a message's commit. Returns at once (it may be called on the writer's thread); one
-//     background thread, at the lowest CPU priority (nice 19), analyses queued messages in order, so
-//     analysis uses idle CPU and never delays ingestion. At most queue_limit messages wait; beyond that a
-//     message is skipped (counted in stats().skipped) and is analysed when someone asks (run_now()).
+//     background thread, at the lowest CPU priority (nice 19), analyses queued messages in order, but only
+//     once no message has been queued for quiet_ms: a burst of mail is stored at full speed and analysed
+//     when it ends, while mail that arrives now and then (a CI run) is analysed about quiet_ms after its
+//     commit. At most queue_limit messages wait; beyond that the OLDEST waiting message is dropped
+//     (counted in stats().skipped), so that the newest are analysed first; a dropped one is analysed
+//     when someone asks (run_now()).
 //   - run_now(): on the calling thread (a worker), for a message now; returns once its reports have
 //     committed. Serves POST /api/v1/message/{ID}/analysis.
 //   Each message is read back from the store (raw bytes and envelope, through the calling thread's
@@ -18,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,6 +45,7 @@ struct AnalysisOptions {
   mime::MimeLimits mime;
   std::vector<std::string> analyzers;   // names (analyzers::known_analyzers()); empty: none run
   std::size_t queue_limit = 10000;      // messages waiting for background analysis; 0: no background runs
+  int quiet_ms = 20;                    // background analysis waits until no message arrived for this long
   // After a message's reports have committed: its inbox, ID and the analyzers that reported.
   std::function<void(int64_t inbox_id, const std::string& id, const std::vector<std::string>& analyzers)>
       on_reports;
@@ -94,6 +99,7 @@ class Analysis {
   };
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::atomic<uint64_t> skipped_{0};
+  std::chrono::steady_clock::time_point last_enqueue_;  // guarded by mu_
   std::thread thread_;
 };
 
