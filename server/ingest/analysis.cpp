@@ -12,6 +12,10 @@
 
 namespace mailjar::ingest {
 
+namespace {
+constexpr std::size_t kReportBatch = 64;  // messages' reports per writer item
+}  // namespace
+
 core::Result<std::unique_ptr<Analysis>> Analysis::create(AnalysisOptions options, store::BatchWriter& writer) {
   auto made = analyzers::make_analyzers(options.analyzers);
   if (!made) return made.error();
@@ -104,7 +108,9 @@ core::Result<std::optional<std::vector<store::StoredReport>>> Analysis::run_now(
   std::vector<store::StoredReport> copy = reports.reports;
   auto committed = std::make_shared<std::promise<core::Result<int64_t>>>();
   auto outcome = committed->get_future();
-  writer_.submit_reports(std::move(reports), [committed](const core::Result<int64_t>& r) { committed->set_value(r); });
+  std::vector<store::MessageReports> one;
+  one.push_back(std::move(reports));
+  writer_.submit_reports(std::move(one), [committed](const core::Result<int64_t>& r) { committed->set_value(r); });
   const core::Result<int64_t> r = outcome.get();
   if (!r) return r.error();
   shared_->committed(inbox_id, id);
@@ -120,29 +126,45 @@ void Analysis::run() {
   // The lowest priority for this thread only (Linux: setpriority on a thread ID), so that analysis takes
   // the CPU that ingestion leaves idle. Failure to lower it is harmless.
   (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+  // Reports go to the writer in batches (one item, one transaction's worth), not one commit per message.
+  std::vector<store::MessageReports> batch;
+  std::vector<std::pair<int64_t, std::string>> batch_ids;
+  const auto flush = [&] {
+    if (batch.empty()) return;
+    writer_.submit_reports(std::move(batch), [shared = shared_, ids = std::move(batch_ids)](const core::Result<int64_t>& r) {
+      if (!r) return;
+      for (const auto& [inbox_id, id] : ids) shared->committed(inbox_id, id);
+    });
+    batch.clear();
+    batch_ids.clear();
+  };
+  const auto quiet = std::chrono::milliseconds(options_.quiet_ms);
   while (true) {
     std::pair<int64_t, std::string> next;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      const bool quiet_now = std::chrono::steady_clock::now() >= last_enqueue_ + quiet;
+      if (!batch.empty() && (stopping_ || queue_.empty() || !quiet_now)) {
+        lock.unlock();
+        flush();
+        continue;
+      }
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       // Wait for a quiet moment: each new arrival moves it (enqueue does not notify a waiting thread
       // that is already awake here; it re-checks at the deadline).
-      const auto quiet = std::chrono::milliseconds(options_.quiet_ms);
       while (!stopping_ && std::chrono::steady_clock::now() < last_enqueue_ + quiet) {
         cv_.wait_until(lock, last_enqueue_ + quiet);
       }
-      if (stopping_) return;
+      if (stopping_) return;  // the batch is empty here
       if (queue_.empty()) continue;
       next = std::move(queue_.front());
       queue_.pop_front();
     }
     auto analysed = analyse(next.first, next.second);
     if (!analysed || !analysed.value()) continue;  // a store error, or the message is gone: nothing to report
-    writer_.submit_reports(std::move(*analysed.value()),
-                           [shared = shared_, inbox_id = next.first,
-                            id = std::move(next.second)](const core::Result<int64_t>& r) {
-                             if (r) shared->committed(inbox_id, id);
-                           });
+    batch.push_back(std::move(*analysed.value()));
+    batch_ids.push_back(std::move(next));
+    if (batch.size() >= kReportBatch) flush();
   }
 }
 

@@ -14,7 +14,8 @@
 //   Each message is read back from the store (raw bytes and envelope, through the calling thread's
 //   thread_store connection), parsed with mime::parse_detail and given to every analyzer in order;
 //   reports are written through the BatchWriter with the next group commit (one writer, no lock
-//   contention) and replace earlier reports of the same analyzers. After they commit, on_reports is
+//   contention; the background thread hands over up to 64 messages' reports at a time) and replace
+//   earlier reports of the same analyzers. After they commit, on_reports is
 //   called (on the writer's or sync thread: it must not block). An analyzer's failure is a report with
 //   verdict "error", never an ingest failure. Thread-safe. The destructor stops the background thread
 //   and drops what is still queued (it can be analysed on demand later).
@@ -45,7 +46,7 @@ struct AnalysisOptions {
   mime::MimeLimits mime;
   std::vector<std::string> analyzers;   // names (analyzers::known_analyzers()); empty: none run
   std::size_t queue_limit = 10000;      // messages waiting for background analysis; 0: no background runs
-  int quiet_ms = 20;                    // background analysis waits until no message arrived for this long
+  int quiet_ms = 50;                    // background analysis waits until no message arrived for this long
   // After a message's reports have committed: its inbox, ID and the analyzers that reported.
   std::function<void(int64_t inbox_id, const std::string& id, const std::vector<std::string>& analyzers)>
       on_reports;

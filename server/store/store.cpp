@@ -3,10 +3,10 @@
 // DESIGN
 //   One connection per Store, WAL journal, synchronous FULL or NORMAL (StoreOptions::sync_full), foreign keys
 //   on. Writable connections open through the WAL write-coalescing VFS (wal_vfs.h: one pwrite per commit
-//   instead of two per page). Every statement is prepared once (SQLITE_PREPARE_PERSISTENT) and cached in Impl. insert_prepared() is
-//   one BEGIN IMMEDIATE transaction that only binds values prepare_message() encoded beforehand, on any
-//   thread (JSON, zstd, index text), so that the single writer spends its time in SQLite; insert_messages()
-//   is the two in sequence. Per-inbox counters and FTS deletions are kept consistent by triggers in the
+//   instead of two per page). Every statement is prepared once (SQLITE_PREPARE_PERSISTENT) and cached in
+//   Impl. insert_prepared() is one BEGIN IMMEDIATE transaction that only binds values prepare_message()
+//   encoded beforehand, on any thread (JSON, zstd, index text), so that the single writer spends its time
+//   in SQLite; insert_messages() is the two in sequence. Per-inbox counters and FTS deletions are kept consistent by triggers in the
 //   schema. Raw bytes go to message_raw as a zstd frame (level 1, one reused context per thread). The FTS5
 //   table is contentless; the exact values it indexed are kept compressed in message_raw.index_data so that
 //   the delete trigger can remove them (through mailjar_index_field(), registered on every connection).
@@ -34,6 +34,7 @@
 
 #include "core/id.h"
 #include "store/index_internal.h"
+#include "store/wal_vfs.h"
 #include "store/schema_internal.h"
 
 namespace mailjar::store {
@@ -1031,7 +1032,8 @@ struct Store::Impl {
     const int flags =
         (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
         SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags,
+                             options.read_only ? nullptr : internal::wal_coalescing_vfs());
     if (rc != SQLITE_OK) {
       Error e = db_error(impl->db, rc, "open " + path);
       if ((rc & 0xff) == SQLITE_CANTOPEN) e.code = options.read_only ? "not_found" : "io";

@@ -260,10 +260,10 @@ class BatchWriter {
   // Prepares on the caller's thread, then queues. If preparing fails the message is queued with that
   // error and committed with nothing: its callback gets the error, on the writer thread, in order.
   void submit(NewMessage message, Done done);
-  // Queues reports to be written with the next group (Store::put_reports semantics: a message that is
-  // gone is skipped). done(0) once committed (and, with sync_wal, synced), else done(error); same thread
-  // and ordering rules as messages. Reports do not count in pending().
-  void submit_reports(MessageReports reports, Done done);
+  // Queues the reports of one or more messages to be written with the next group (Store::put_reports
+  // semantics: a message that is gone is skipped). done(0) once committed (and, with sync_wal, synced),
+  // else done(error); same thread and ordering rules as messages. Reports do not count in pending().
+  void submit_reports(std::vector<MessageReports> reports, Done done);
   // Messages queued and not yet committed (for /readyz and backpressure).
   std::size_t pending() const;
 

@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -30,6 +31,7 @@ constexpr std::size_t kGatherCap = 124 * 1024;
 constexpr int kFrameHeader = 24;
 
 sqlite3_vfs* g_real = nullptr;
+std::atomic<unsigned long long> g_gathered_commits{0};
 sqlite3_vfs g_vfs;
 
 struct Gather {
@@ -89,7 +91,10 @@ int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   }
   if (g->bytes.empty()) g->offset = off;
   g->bytes.append(static_cast<const char*>(buf), static_cast<std::size_t>(amt));
-  if (g->commit_pending) return flush(file);
+  if (g->commit_pending) {
+    g_gathered_commits.fetch_add(1, std::memory_order_relaxed);
+    return flush(file);
+  }
   if (amt == kFrameHeader) {
     const auto* p = static_cast<const unsigned char*>(buf);
     g->commit_pending = (p[4] | p[5] | p[6] | p[7]) != 0;
@@ -225,6 +230,8 @@ int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) {
 }
 
 }  // namespace
+
+unsigned long long wal_gathered_commits() { return g_gathered_commits.load(std::memory_order_relaxed); }
 
 const char* wal_coalescing_vfs() {
   static std::once_flag once;

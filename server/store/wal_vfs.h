@@ -19,4 +19,8 @@ namespace mailjar::store::internal {
 // nullptr when it could not be registered (then the default VFS is used).
 const char* wal_coalescing_vfs();
 
+// How many commits this process has written through the VFS as one gathered write (for tests that check
+// a connection really uses it).
+unsigned long long wal_gathered_commits();
+
 }  // namespace mailjar::store::internal

@@ -30,7 +30,7 @@ struct BatchWriter::Impl {
     PreparedMessage message;
     Done done;
     std::optional<core::Error> failed;  // preparation failed: not inserted, done(*failed)
-    std::optional<MessageReports> reports;  // set: a reports item (no message), done(0)
+    std::optional<std::vector<MessageReports>> reports;  // set: a reports item (no message), done(0)
   };
 
   std::unique_ptr<Store> store;
@@ -124,9 +124,11 @@ struct BatchWriter::Impl {
       }
       pointers.clear();
       report_pointers.clear();
+      std::size_t report_items = 0;
       for (const Item& item : batch) {
         if (item.reports) {
-          report_pointers.push_back(&*item.reports);
+          for (const MessageReports& r : *item.reports) report_pointers.push_back(&r);
+          ++report_items;
         } else if (!item.failed) {
           pointers.push_back(&item.message);
         }
@@ -141,7 +143,7 @@ struct BatchWriter::Impl {
           if (!batch[i].failed && !batch[i].reports) seqs[i] = inserted_seqs[k++];
         }
       }
-      pending.fetch_sub(batch.size() - report_pointers.size(), std::memory_order_relaxed);
+      pending.fetch_sub(batch.size() - report_items, std::memory_order_relaxed);
       if (sync_wal) {
         Committed c;
         c.dones.reserve(batch.size());
@@ -218,7 +220,7 @@ void BatchWriter::submit(NewMessage message, Done done) {
   impl_->cv.notify_one();
 }
 
-void BatchWriter::submit_reports(MessageReports reports, Done done) {
+void BatchWriter::submit_reports(std::vector<MessageReports> reports, Done done) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     Impl::Item item{PreparedMessage{}, std::move(done), std::nullopt, std::move(reports)};

@@ -1,5 +1,6 @@
 // Tests for store::Store and store::BatchWriter against real SQLite files in a temporary directory.
 #include "store/store.h"
+#include "store/wal_vfs.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -1483,6 +1484,19 @@ StoredReport report(const std::string& analyzer, const std::string& verdict, int
 }
 }  // namespace
 
+// The store's own connections write the WAL through the coalescing VFS (store/wal_vfs.h).
+TEST(StoreOpen, WritesGoThroughTheWalCoalescingVfs) {
+  TempDir tmp;
+  auto store = open_or_die(tmp.path());
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  const auto before = internal::wal_gathered_commits();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(insert_all(*store, {make_message(ids, inbox, 1000 + i, "vfs")}).ok());
+  }
+  EXPECT_GE(internal::wal_gathered_commits() - before, 3u);
+}
+
 TEST(StoreReports, PutReplacesPerAnalyzerAndGetOrdersByName) {
   TempDir tmp;
   auto store = open_or_die(tmp.path());
@@ -1551,7 +1565,7 @@ TEST(BatchWriterTest, ReportsCommitWithMessagesInSubmissionOrder) {
         std::lock_guard<std::mutex> lock(mu);
         order.push_back((r.ok() && r.value() > 0 ? "m:" : "m-failed:") + id);
       });
-      writer.submit_reports(MessageReports{inbox, id, {report("headers", i % 2 ? "pass" : "warn", i)}},
+      writer.submit_reports({MessageReports{inbox, id, {report("headers", i % 2 ? "pass" : "warn", i)}}},
                             [&, id](const core::Result<int64_t>& r) {
                               std::lock_guard<std::mutex> lock(mu);
                               order.push_back((r.ok() && r.value() == 0 ? "r:" : "r-failed:") + id);
