@@ -5,9 +5,11 @@
 //   rules (they rely on how SQLite writes a WAL; see sqlite3WalFrames in SQLite's wal.c):
 //   - An append (a write that starts where the previous write to this file ended) is gathered; anything
 //     else is written through, after the gathered bytes.
-//   - A gathered 24-byte frame header whose commit field (bytes 4-7) is non-zero marks a commit: the
-//     next append (that frame's page) is gathered and then everything is written before returning.
-//     Checksum rewrites of earlier frames are never appends, so they are always written through.
+//   - A 24-byte frame header whose commit field (bytes 4-7) is non-zero marks a commit, whether it was
+//     gathered or written through (it is written through when another connection appended to the WAL
+//     since this one last wrote): the next append (that frame's page) is gathered and then everything is
+//     written before returning. Checksum rewrites of earlier frames are never appends, so they are always
+//     written through; a stale mark they leave only makes the next append flush early.
 //   - Any other operation on the file writes the gathered bytes first.
 //   - Nothing is gathered on a device without SQLITE_IOCAP_POWERSAFE_OVERWRITE, because SQLite then pads
 //     commits to a sector boundary and may split a page write around a sync.
@@ -78,11 +80,16 @@ int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   File* file = as_file(f);
   Gather* g = file->gather;
   if (!g) return file->real->pMethods->xWrite(file->real, buf, amt, off);
+  const auto* p = static_cast<const unsigned char*>(buf);
+  const bool commit_header = amt == kFrameHeader && (p[4] | p[5] | p[6] | p[7]) != 0;
   const bool append = off == g->end;
   g->end = off + amt;
   if (!append || static_cast<std::size_t>(amt) > kGatherCap) {
     if (int rc = flush(file); rc != SQLITE_OK) return rc;
-    return file->real->pMethods->xWrite(file->real, buf, amt, off);
+    const int rc = file->real->pMethods->xWrite(file->real, buf, amt, off);
+    // A commit header written through still needs its page (the next append) flushed at once.
+    g->commit_pending = commit_header;
+    return rc;
   }
   if (g->bytes.size() + static_cast<std::size_t>(amt) > kGatherCap) {
     const bool pending = g->commit_pending;
@@ -91,14 +98,11 @@ int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   }
   if (g->bytes.empty()) g->offset = off;
   g->bytes.append(static_cast<const char*>(buf), static_cast<std::size_t>(amt));
-  if (g->commit_pending) {
+  if (g->commit_pending) {  // this is the page of a commit frame: the transaction is complete
     g_gathered_commits.fetch_add(1, std::memory_order_relaxed);
     return flush(file);
   }
-  if (amt == kFrameHeader) {
-    const auto* p = static_cast<const unsigned char*>(buf);
-    g->commit_pending = (p[4] | p[5] | p[6] | p[7]) != 0;
-  }
+  g->commit_pending = commit_header;
   return SQLITE_OK;
 }
 
