@@ -9,7 +9,10 @@
 // ?before={last ID} (a keyed seek, as fast at message 100,000 as at message 50); a search pages with
 // start= (search results have no key order to seek by). At most kMaxRows rows are kept in the page.
 
-import { confirmAction, openSettings } from "/ui/settings.js";
+// settings.js and message.js are imported when first needed, so that the first list paint waits for
+// app.js alone.
+const settingsModule = () => import("/ui/settings.js");
+const kPreloadViewMs = 200;  // message.js is fetched this long after the first list page is shown
 
 const kPageSize = 50;          // messages fetched per page
 const kMaxRows = 5000;         // rows kept in the page (live arrivals drop the oldest; paging stops here)
@@ -252,12 +255,19 @@ function openMessage(id) {
   location.hash = `#/m/${id}`;
 }
 
+let messageViewLoaded = false;
+
 async function route() {
   const pane = document.getElementById("message-pane");
   const m = kMessageRoute.exec(location.hash);
   markRouteRow();
   document.body.classList.toggle("has-message", m !== null);
+  if (!m && !messageViewLoaded) {  // nothing open yet: no need to load the message view
+    pane.hidden = true;
+    return;
+  }
   const view = await import("/ui/message.js");
+  messageViewLoaded = true;
   if (!m) {
     pane.hidden = true;
     view.closeMessage(pane);
@@ -411,6 +421,7 @@ async function loadMessages() {
     state.more = count === kPageSize && (!state.query || count < (page.messages_count ?? 0));
     state.total = page.total ?? page.messages_count ?? 0;
     state.unread = page.unread ?? 0;
+    if (!state.loaded) setTimeout(() => import("/ui/message.js"), kPreloadViewMs);  // warm, after first paint
     state.loaded = true;
     el.empty.textContent = state.query ? "No message matches this search."
                                        : "No messages yet. Send mail to this inbox's SMTP port and it appears here.";
@@ -538,7 +549,8 @@ function connectEvents(failures) {
   });
   socket.addEventListener("close", () => {
     setLive("offline");
-    // No live stream yet (refused, or the server is away): still show what is stored.
+    // No live stream yet (refused, or the server is away): still show what is stored (start() loaded it
+    // unless that failed).
     if (!opened && !state.loaded) loadMessages().catch((err) => showStatus(err.message));
     const misses = opened ? 0 : failures + 1;
     const delay = Math.min(kReconnectMinMs * 2 ** misses, kReconnectMaxMs);
@@ -637,6 +649,7 @@ tagDialog.addEventListener("close", () => {
 
 document.getElementById("delete-all").addEventListener("click", async () => {
   const what = state.total === 1 ? "the 1 message" : `all ${state.total} messages`;
+  const { confirmAction } = await settingsModule();
   if (!(await confirmAction(`Delete ${what} in this inbox? This cannot be undone.`, "Delete all"))) return;
   try {
     await getJson(`${state.base}/api/v1/messages`, "DELETE", {});
@@ -775,13 +788,16 @@ document.addEventListener("keydown", (e) => {
 
 document.getElementById("settings-button").addEventListener("click", () => {
   const slug = state.current ? state.current.inbox.Slug : state.base ? decodeURIComponent(state.base.slice(9)) : "default";
-  openSettings(document.getElementById("settings-dialog"), slug);
+  settingsModule().then(({ openSettings }) => openSettings(document.getElementById("settings-dialog"), slug));
 });
 
 // ---- start ---------------------------------------------------------------------------------------------
 
 async function start() {
   connectEvents(0);
+  // The first page does not wait for the stream: it is painted as soon as it arrives, and loaded again
+  // when the stream opens (see connectEvents), which catches what arrived in between.
+  loadMessages().catch((err) => showStatus(`Could not load the messages: ${err.message}`));
   route();
   try {
     const info = await getJson(`${state.base}/api/v1/info`);
