@@ -17,7 +17,4 @@ constexpr std::size_t kMaxEvidenceBytes = 300;
 // and at most kMaxEvidenceBytes, cut between characters; a cut string ends in "...".
 std::string evidence(std::string_view s);
 
-// ASCII case-insensitive equality (header names, domains).
-bool iequals(std::string_view a, std::string_view b);
-
 }  // namespace mailjar::analyzers::internal

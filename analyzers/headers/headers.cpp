@@ -63,13 +63,14 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ascii.h"
 #include "analyzers/analyzer_internal.h"
 
 namespace mailjar::analyzers {
 namespace {
 
 using internal::evidence;
-using internal::iequals;
+using core::ascii_iequals;
 
 constexpr std::size_t kMaxLineOctets = 998;                   // RFC 5322 2.1.1, without the CRLF
 constexpr int64_t kMaxFutureMs = 15 * 60 * 1000;              // Date after reception: clock skew allowed
@@ -120,7 +121,7 @@ constexpr std::array<KnownField, kFieldCount> kKnownFields = {{
 
 int field_of(std::string_view name) {
   for (int f = 0; f < kFieldCount; ++f) {
-    if (iequals(name, kKnownFields[f].name)) return f;
+    if (ascii_iequals(name, kKnownFields[f].name)) return f;
   }
   return -1;
 }
@@ -459,7 +460,7 @@ class DateParser {
   template <std::size_t N>
   static int one_of(std::string_view word, const std::array<std::string_view, N>& names) {
     for (std::size_t k = 0; k < N; ++k) {
-      if (iequals(word, names[k])) return static_cast<int>(k) + 1;
+      if (ascii_iequals(word, names[k])) return static_cast<int>(k) + 1;
     }
     return 0;
   }
@@ -479,7 +480,7 @@ class DateParser {
     }
     const std::string_view name = letters();
     for (const NamedZone& z : kNamedZones) {
-      if (iequals(name, z.name)) {
+      if (ascii_iequals(name, z.name)) {
         offset_minutes = z.offset_minutes;
         return true;
       }

@@ -1,3 +1,4 @@
+#include "core/ascii.h"
 #include "http/router.h"
 
 #include <algorithm>
@@ -70,18 +71,6 @@ std::vector<std::string_view> split_segments(std::string_view path) {
   }
 }
 
-bool ascii_iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool is_param(std::string_view segment) {
   return segment.size() >= 3 && segment.front() == '{' && segment.back() == '}';
 }
@@ -144,7 +133,7 @@ core::Result<Target> parse_target(std::string_view target) {
   // Absolute-form (RFC 9112 section 3.2.2): drop "scheme://authority"; the path defaults to "/".
   std::string absolute_path;
   for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
-    if (target.size() >= scheme.size() && ascii_iequals(target.substr(0, scheme.size()), scheme)) {
+    if (target.size() >= scheme.size() && core::ascii_iequals(target.substr(0, scheme.size()), scheme)) {
       std::string_view rest = target.substr(scheme.size());
       const auto end = rest.find_first_of("/?#");
       rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);

@@ -13,6 +13,7 @@
 //   the size of the input. A send request is only trusted after validation: CR, LF and NUL are refused
 //   wherever they could start a new header line, and GMime does all encoding and folding of what is
 //   written. No exception leaves this file: the C++ code around GMime is wrapped in catch-alls.
+#include "core/ascii.h"
 #include "mime/detail.h"
 
 #include <gmime/gmime.h>
@@ -30,7 +31,6 @@ namespace mailjar::mime {
 namespace {
 
 using internal::GObjectPtr;
-using internal::iequals;
 using internal::is_space;
 using internal::LeafRole;
 using internal::make_valid_utf8;
@@ -68,7 +68,7 @@ std::string lower_ascii(std::string_view s) {
 }
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && core::ascii_iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // `s` quoted for an error message: valid UTF-8, at most kMaxQuotedBytes.
@@ -316,7 +316,7 @@ const std::string* first_header(const MessageDetail& d, std::string_view name, i
   const std::string* found = nullptr;
   int n = 0;
   for (const auto& [k, v] : d.headers) {
-    if (!iequals(k, name)) continue;
+    if (!core::ascii_iequals(k, name)) continue;
     ++n;
     if (!found) found = &v;
   }
@@ -352,7 +352,7 @@ class UnsubscribeChecker {
     }
     parse_links(out_.header);
     if (out_.links.empty() && out_.errors.empty()) error("List-Unsubscribe has no link");
-    const bool one_click = iequals(trim(out_.header_post), "List-Unsubscribe=One-Click");
+    const bool one_click = core::ascii_iequals(trim(out_.header_post), "List-Unsubscribe=One-Click");
     if (!out_.header_post.empty() && !one_click) {
       error("List-Unsubscribe-Post is " + quoted(out_.header_post) +
             ", RFC 8058 requires \"List-Unsubscribe=One-Click\"");
@@ -515,7 +515,7 @@ bool reserved_header(std::string_view name) {
                                                    "Content-Disposition",
                                                    "Content-ID"};
   return std::any_of(std::begin(kReserved), std::end(kReserved),
-                     [&](std::string_view r) { return iequals(name, r); });
+                     [&](std::string_view r) { return core::ascii_iequals(name, r); });
 }
 
 core::Result<void> validate(const SendRequest& r) {
@@ -614,7 +614,7 @@ const char* guess_content_type(std::string_view file_name) {
   if (dot == std::string_view::npos || dot + 1 >= file_name.size()) return "application/octet-stream";
   const std::string_view ext = file_name.substr(dot + 1);
   for (const auto& [e, type] : kTypes) {
-    if (iequals(ext, e)) return type;
+    if (core::ascii_iequals(ext, e)) return type;
   }
   return "application/octet-stream";
 }
@@ -847,7 +847,7 @@ core::Result<std::string> build_message(const SendRequest& request, std::string_
     }
     const auto given = [&](std::string_view name) {
       return std::any_of(request.headers.begin(), request.headers.end(),
-                         [&](const auto& h) { return iequals(h.first, name); });
+                         [&](const auto& h) { return core::ascii_iequals(h.first, name); });
     };
     if (!given("Date")) {
       GDateTime* date = g_date_time_new_from_unix_utc(now_ms / 1000);

@@ -11,6 +11,7 @@
 //   encoded-word/RFC 2231 charsets, deeply nested address groups) are neutralised in a private copy of
 //   the input before GMime sees it. No exception leaves parse_summary(): GMime is C, and the C++ code
 //   below is wrapped in a catch-all.
+#include "core/ascii.h"
 #include "mime/mime.h"
 
 #include <gmime/gmime.h>
@@ -300,7 +301,7 @@ bool is_address_header(std::string_view line) {
   if (colon == std::string_view::npos || colon > 40) return false;
   const std::string_view name = trim(line.substr(0, colon));
   for (std::string_view n : kNames) {
-    if (iequals(name, n)) return true;
+    if (core::ascii_iequals(name, n)) return true;
   }
   return false;
 }
@@ -390,14 +391,6 @@ void truncate_utf8_bytes(std::string& s, std::size_t max_bytes) {
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (g_ascii_tolower(a[i]) != g_ascii_tolower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -520,7 +513,6 @@ namespace {
 
 using internal::decode_text_part;
 using internal::GObjectPtr;
-using internal::iequals;
 using internal::is_space;
 using internal::kReplacement;
 using internal::LeafRole;
@@ -606,7 +598,7 @@ bool is_block_tag(std::string_view name) {
       "h1",      "h2",      "h3",    "h4",         "h5",    "h6", "header", "hr", "li", "main",   "nav",
       "ol",      "p",       "pre",   "section",    "table", "td", "th",     "tr", "ul"};
   for (std::string_view b : kBlock) {
-    if (iequals(name, b)) return true;
+    if (core::ascii_iequals(name, b)) return true;
   }
   return false;
 }
@@ -728,15 +720,15 @@ std::string html_to_text(std::string_view html) {
     }
     i = j < n ? j + 1 : n;
     if (is_block_tag(name)) raw.push_back('\n');
-    if (!closing && (iequals(name, "script") || iequals(name, "style") || iequals(name, "title") ||
-                     iequals(name, "template"))) {
+    if (!closing && (core::ascii_iequals(name, "script") || core::ascii_iequals(name, "style") || core::ascii_iequals(name, "title") ||
+                     core::ascii_iequals(name, "template"))) {
       // Skip to the matching end tag (case-insensitive).
       std::string end_tag = "</";
       end_tag.append(name);
       std::size_t k = i;
       bool found = false;
       while (k + end_tag.size() <= n) {
-        if (html[k] == '<' && iequals(html.substr(k, end_tag.size()), end_tag)) {
+        if (html[k] == '<' && core::ascii_iequals(html.substr(k, end_tag.size()), end_tag)) {
           found = true;
           break;
         }
@@ -941,7 +933,7 @@ void salvage_without_gmime(std::string_view raw, const MimeLimits& limits, core:
       body_start = pos;
       break;
     }
-    if (!continuation && colon == 7 && iequals(line.substr(0, 7), "subject") && out.subject.empty()) {
+    if (!continuation && colon == 7 && core::ascii_iequals(line.substr(0, 7), "subject") && out.subject.empty()) {
       const std::string value(trim(line.substr(8)));
       char* decoded = g_mime_utils_header_decode_text(internal::parser_options(), value.c_str());
       out.subject = make_valid_utf8(decoded);

@@ -48,7 +48,6 @@ void truncate_utf8_bytes(std::string& s, std::size_t max_bytes);
 std::string text_to_utf8(const char* data, std::size_t len, const char* charset, bool truncated);
 
 bool is_space(char c);
-bool iequals(std::string_view a, std::string_view b);
 std::string_view trim(std::string_view s);
 
 // ---------------------------------------------------------------------------------------------------

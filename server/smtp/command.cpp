@@ -2,6 +2,7 @@
 // STANDARDS: RFC 5321 4.1.2 (Path, Mailbox, Local-part, Domain, address literals, esmtp-param),
 // RFC 6531 3.3 (UTF-8 in Mailbox and esmtp-value), RFC 1870, RFC 6152, RFC 3461 4 (xtext, NOTIFY, ORCPT,
 // RET, ENVID), RFC 4954 5 (AUTH=), RFC 3030 2 (BDAT).
+#include "core/ascii.h"
 #include "smtp/command.h"
 
 #include <limits>
@@ -51,7 +52,7 @@ std::string_view trim(std::string_view s) {
 }
 
 bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && core::ascii_iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // Parses 1*20 DIGIT, saturating at UINT64_MAX.
@@ -166,7 +167,7 @@ ParseError parse_path(std::string_view s, bool allow_null, bool allow_postmaster
   if (p < s.size() && s[p] == '@') {
     ++p;
     if (!parse_domain(s, p)) return ParseError::kSyntax;
-  } else if (!(allow_postmaster && iequals(s.substr(mailbox_start, p - mailbox_start), "postmaster"))) {
+  } else if (!(allow_postmaster && core::ascii_iequals(s.substr(mailbox_start, p - mailbox_start), "postmaster"))) {
     return ParseError::kSyntax;
   }
   if (p >= s.size() || s[p] != '>') return ParseError::kSyntax;
@@ -230,13 +231,13 @@ ParseError for_each_param(std::string_view params, F&& f) {
 
 // RFC 3461 NOTIFY: "NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ).
 bool valid_notify(std::string_view v) {
-  if (iequals(v, "NEVER")) return true;
+  if (core::ascii_iequals(v, "NEVER")) return true;
   bool seen[3] = {false, false, false};
   std::size_t p = 0;
   for (;;) {
     std::size_t comma = v.find(',', p);
     std::string_view item = v.substr(p, comma == std::string_view::npos ? std::string_view::npos : comma - p);
-    int i = iequals(item, "SUCCESS") ? 0 : iequals(item, "FAILURE") ? 1 : iequals(item, "DELAY") ? 2 : -1;
+    int i = core::ascii_iequals(item, "SUCCESS") ? 0 : core::ascii_iequals(item, "FAILURE") ? 1 : core::ascii_iequals(item, "DELAY") ? 2 : -1;
     if (i < 0 || seen[i]) return false;
     seen[i] = true;
     if (comma == std::string_view::npos) return true;
@@ -254,19 +255,11 @@ bool valid_orcpt(std::string_view v) {
     if (!is_alnum(c) && c != '-') return false;
   }
   std::string_view addr = v.substr(semi + 1);
-  if (iequals(type, "rfc822")) return is_xtext(addr);
+  if (core::ascii_iequals(type, "rfc822")) return is_xtext(addr);
   return true;
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_upper(a[i]) != to_upper(b[i])) return false;
-  }
-  return true;
-}
 
 CommandLine parse_command_line(std::string_view line) {
   CommandLine cmd;
@@ -288,7 +281,7 @@ CommandLine parse_command_line(std::string_view line) {
       {"TRACE", Verb::kHttp},
   };
   for (const auto& e : kVerbs) {
-    if (iequals(word, e.name)) {
+    if (core::ascii_iequals(word, e.name)) {
       cmd.verb = e.verb;
       break;
     }
@@ -362,32 +355,32 @@ ParseError parse_mail_from(std::string_view arg, MailFrom& out) {
   out.smtputf8 = false;
   bool seen_ret = false, seen_envid = false, seen_auth = false;
   return for_each_param(out.params, [&](std::string_view key, std::string_view value, bool has_value) {
-    if (iequals(key, "SIZE")) {
+    if (core::ascii_iequals(key, "SIZE")) {
       if (out.has_size || !has_value || !parse_digits(value, out.size)) return ParseError::kSyntax;
       out.has_size = true;
-    } else if (iequals(key, "BODY")) {
+    } else if (core::ascii_iequals(key, "BODY")) {
       if (out.body != Body::kUnspecified || !has_value) return ParseError::kSyntax;
-      if (iequals(value, "7BIT")) {
+      if (core::ascii_iequals(value, "7BIT")) {
         out.body = Body::k7Bit;
-      } else if (iequals(value, "8BITMIME")) {
+      } else if (core::ascii_iequals(value, "8BITMIME")) {
         out.body = Body::k8BitMime;
-      } else if (iequals(value, "BINARYMIME")) {
+      } else if (core::ascii_iequals(value, "BINARYMIME")) {
         out.body = Body::kBinaryMime;
       } else {
         return ParseError::kSyntax;
       }
-    } else if (iequals(key, "SMTPUTF8")) {
+    } else if (core::ascii_iequals(key, "SMTPUTF8")) {
       if (out.smtputf8 || has_value) return ParseError::kSyntax;
       out.smtputf8 = true;
-    } else if (iequals(key, "RET")) {
-      if (seen_ret || !has_value || !(iequals(value, "FULL") || iequals(value, "HDRS"))) {
+    } else if (core::ascii_iequals(key, "RET")) {
+      if (seen_ret || !has_value || !(core::ascii_iequals(value, "FULL") || core::ascii_iequals(value, "HDRS"))) {
         return ParseError::kSyntax;
       }
       seen_ret = true;
-    } else if (iequals(key, "ENVID")) {
+    } else if (core::ascii_iequals(key, "ENVID")) {
       if (seen_envid || !has_value || value.size() > 100 || !is_xtext(value)) return ParseError::kSyntax;
       seen_envid = true;
-    } else if (iequals(key, "AUTH")) {
+    } else if (core::ascii_iequals(key, "AUTH")) {
       if (seen_auth || !has_value || !(value == "<>" || is_xtext(value))) return ParseError::kSyntax;
       seen_auth = true;
     } else {
@@ -406,10 +399,10 @@ ParseError parse_rcpt_to(std::string_view arg, RcptTo& out) {
   if (!split_params(rest, out.params)) return ParseError::kSyntax;
   bool seen_notify = false, seen_orcpt = false;
   return for_each_param(out.params, [&](std::string_view key, std::string_view value, bool has_value) {
-    if (iequals(key, "NOTIFY")) {
+    if (core::ascii_iequals(key, "NOTIFY")) {
       if (seen_notify || !has_value || !valid_notify(value)) return ParseError::kSyntax;
       seen_notify = true;
-    } else if (iequals(key, "ORCPT")) {
+    } else if (core::ascii_iequals(key, "ORCPT")) {
       if (seen_orcpt || !has_value || !valid_orcpt(value)) return ParseError::kSyntax;
       seen_orcpt = true;
     } else {
@@ -426,7 +419,7 @@ bool parse_bdat(std::string_view arg, std::uint64_t& size, bool& last) {
   last = false;
   if (sp == std::string_view::npos) return true;
   std::string_view rest = trim(arg.substr(sp + 1));
-  if (!iequals(rest, "LAST")) return false;
+  if (!core::ascii_iequals(rest, "LAST")) return false;
   last = true;
   return true;
 }

@@ -91,7 +91,4 @@ bool parse_auth(std::string_view arg, std::string_view& mechanism, std::string_v
 // RFC 3461 xtext: printable ASCII except '+' and '=', with "+XX" (uppercase hex) escapes.
 bool is_xtext(std::string_view s);
 
-// Case-insensitive ASCII equality.
-bool iequals(std::string_view a, std::string_view b);
-
 }  // namespace mailjar::smtp

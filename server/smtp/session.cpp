@@ -13,6 +13,7 @@
 //     end-of-data marker to smuggle).
 //   - AUTH PLAIN with an authorization identity different from the authentication identity, and
 //     malformed PLAIN / CRAM-MD5 responses, fail with 535 5.7.8 without a CheckAuth.
+#include "core/ascii.h"
 #include "smtp/session.h"
 
 #include <algorithm>
@@ -547,9 +548,9 @@ struct Session::Impl {
     std::string_view mech, initial;
     if (!parse_auth(arg, mech, initial))
       return error(out, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
-    Mechanism m = iequals(mech, "PLAIN")      ? Mechanism::kPlain
-                  : iequals(mech, "LOGIN")    ? Mechanism::kLogin
-                  : iequals(mech, "CRAM-MD5") ? Mechanism::kCramMd5
+    Mechanism m = core::ascii_iequals(mech, "PLAIN")      ? Mechanism::kPlain
+                  : core::ascii_iequals(mech, "LOGIN")    ? Mechanism::kLogin
+                  : core::ascii_iequals(mech, "CRAM-MD5") ? Mechanism::kCramMd5
                                               : Mechanism::kNone;
     if (m == Mechanism::kNone) return error(out, 504, "5.5.4", "Unrecognized authentication mechanism");
     if (!auth_offered()) {

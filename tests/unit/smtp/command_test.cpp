@@ -268,11 +268,5 @@ TEST(Xtext, Rfc3461Encoding) {
   EXPECT_FALSE(is_xtext("\xc3\xbc"));
 }
 
-TEST(Iequals, AsciiCaseFolding) {
-  EXPECT_TRUE(iequals("Starttls", "STARTTLS"));
-  EXPECT_FALSE(iequals("STARTTL", "STARTTLS"));
-  EXPECT_FALSE(iequals("\xc3\xbc", "\xc3\x9c"));
-}
-
 }  // namespace
 }  // namespace mailjar::smtp
