@@ -11,9 +11,8 @@
 // Protocol: stdout lines {"check": name, "ok": true}, {"ask": name, ...} (the driver acts on or checks the
 // server and answers one JSON line on stdin, {"ok": true, ...} or {"ok": false, "why": ...}),
 // {"error": message} before a non-zero exit. Every wait is bounded.
-import { createRequire } from "node:module";
 import path from "node:path";
-import readline from "node:readline";
+import { ask, check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
 
 const [queueUrl, noneUrl, specJson, shotDir, npmDir] = process.argv.slice(2);
 if (!queueUrl || !noneUrl || !specJson || !shotDir || !npmDir) {
@@ -21,41 +20,13 @@ if (!queueUrl || !noneUrl || !specJson || !shotDir || !npmDir) {
   process.exit(2);
 }
 const spec = JSON.parse(specJson);
-const require = createRequire(path.join(npmDir, "package.json"));
-const { chromium } = require("playwright-core");
+const { chromium } = playwright(npmDir);
 
-const kChromium = process.env.MAILJAR_CHROMIUM || "/usr/bin/chromium";  // Debian's package
 const kWaitMs = 15000;       // longest wait for anything to appear in the page
 const kLiveWaitMs = 10000;   // longest wait for a report stored from outside to show up in the open tab
 const kHostileWaitMs = 1000;  // how long the hostile evidence gets to try something
 const kNotRun = "No analyzers have run for this message yet.";
 const kNoneEnabled = "No analyzers are enabled on this server.";
-const kChromiumArgs = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-];
-
-const answers = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-
-function emit(object) {
-  console.log(JSON.stringify(object));
-}
-
-function check(name, condition, detail) {
-  if (!condition) throw new Error(`${name} failed${detail === undefined ? "" : `: ${JSON.stringify(detail)}`}`);
-  emit({ check: name, ok: true });
-}
-
-// Asks the driver to act on or check the server; returns its answer, throws when it says no.
-async function ask(name, data) {
-  emit({ ask: name, ...data });
-  const { value, done } = await answers.next();
-  if (done) throw new Error(`no answer to ${name}`);
-  const answer = JSON.parse(value);
-  if (!answer.ok) throw new Error(`server step ${name} failed: ${answer.why}`);
-  emit({ check: name, ok: true });
-  return answer;
-}
 
 async function openRow(page, subject) {
   const row = page.locator("#message-rows tr", { has: page.locator(".col-subject", { hasText: subject }) }).first();

@@ -6,46 +6,17 @@
 // Protocol: stdout lines {"check": name, "ok": true}, {"ask": name, ...} (the driver checks the server and
 // answers one JSON line on stdin, {"ok": true, ...} or {"ok": false, "why": ...}), {"error": message}
 // before a non-zero exit. Every wait is bounded.
-import { createRequire } from "node:module";
 import path from "node:path";
-import readline from "node:readline";
+import { ask, check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
 
 const [baseUrl, token, shotDir, npmDir] = process.argv.slice(2);
 if (!baseUrl || !token || !shotDir || !npmDir) {
   console.log(JSON.stringify({ error: "usage: list.mjs <base-url> <token> <screenshot-dir> <npm-dir>" }));
   process.exit(2);
 }
-const require = createRequire(path.join(npmDir, "package.json"));
-const { chromium } = require("playwright-core");
+const { chromium } = playwright(npmDir);
 
-const kChromium = process.env.MAILJAR_CHROMIUM || "/usr/bin/chromium";
 const kWaitMs = 15000;
-const kChromiumArgs = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-];
-
-const answers = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-
-function emit(object) {
-  console.log(JSON.stringify(object));
-}
-
-function check(name, condition, detail) {
-  if (!condition) throw new Error(`${name} failed${detail === undefined ? "" : `: ${JSON.stringify(detail)}`}`);
-  emit({ check: name, ok: true });
-}
-
-// Asks the driver to check the server; returns its answer, throws when it says no.
-async function ask(name, data) {
-  emit({ ask: name, ...data });
-  const { value, done } = await answers.next();
-  if (done) throw new Error(`no answer to ${name}`);
-  const answer = JSON.parse(value);
-  if (!answer.ok) throw new Error(`server check ${name} failed: ${answer.why}`);
-  emit({ check: name, ok: true });
-  return answer;
-}
 
 const rowCount = (page) => page.$$eval("#message-rows tr", (rows) => rows.length);
 const rowIds = (page) => page.$$eval("#message-rows tr", (rows) => rows.map((r) => r.dataset.id));

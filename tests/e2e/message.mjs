@@ -7,8 +7,8 @@
 // spec: {"rich": subject, "hostile": subject, "pdfName", "pdfSha256", "pdfSize", "remoteUrl"}.
 // Protocol on stdout, one JSON object per line: {"check": name, "ok": true} for each passed check and
 // {"error": message} before a non-zero exit. Every wait is bounded.
-import { createRequire } from "node:module";
 import path from "node:path";
+import { check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
 
 const [baseUrl, specJson, shotDir, npmDir] = process.argv.slice(2);
 if (!baseUrl || !specJson || !shotDir || !npmDir) {
@@ -16,25 +16,10 @@ if (!baseUrl || !specJson || !shotDir || !npmDir) {
   process.exit(2);
 }
 const spec = JSON.parse(specJson);
-const require = createRequire(path.join(npmDir, "package.json"));
-const { chromium } = require("playwright-core");
+const { chromium } = playwright(npmDir);
 
-const kChromium = process.env.MAILJAR_CHROMIUM || "/usr/bin/chromium";  // Debian's package
 const kWaitMs = 15000;      // longest wait for anything to appear in the page
 const kHostileWaitMs = 2000;  // how long the hostile message gets to try something
-const kChromiumArgs = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-];
-
-function emit(object) {
-  console.log(JSON.stringify(object));
-}
-
-function check(name, condition, detail) {
-  if (!condition) throw new Error(`${name} failed${detail === undefined ? "" : `: ${JSON.stringify(detail)}`}`);
-  emit({ check: name, ok: true });
-}
 
 async function openRow(page, subject) {
   const row = page.locator("#message-rows tr", { has: page.locator(".col-subject", { hasText: subject }) }).first();

@@ -7,34 +7,19 @@
 // Protocol on stdout, one JSON object per line: {"check": name, "ok": true} for each passed check,
 // {"ready": "live"} when the page shows the two preloaded messages (the driver then sends the live
 // ones over SMTP), and {"error": message} before a non-zero exit. Every wait is bounded.
-import { createRequire } from "node:module";
 import path from "node:path";
+import { check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
 
 const [baseUrl, token, shotDir, npmDir] = process.argv.slice(2);
 if (!baseUrl || !token || !shotDir || !npmDir) {
   console.log(JSON.stringify({ error: "usage: ui.mjs <base-url> <token> <screenshot-dir> <npm-dir>" }));
   process.exit(2);
 }
-const require = createRequire(path.join(npmDir, "package.json"));
-const { chromium } = require("playwright-core");
+const { chromium } = playwright(npmDir);
 
-const kChromium = process.env.MAILJAR_CHROMIUM || "/usr/bin/chromium";  // Debian's package
 const kWaitMs = 15000;  // longest wait for anything to appear in the page
 const kHostileSubject = "<img src=x onerror=window.__pwned=1>";
 // The flags this closed network needs (see the env notes): no background connections to Google.
-const kChromiumArgs = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-];
-
-function emit(object) {
-  console.log(JSON.stringify(object));
-}
-
-function check(name, condition, detail) {
-  if (!condition) throw new Error(`${name} failed${detail === undefined ? "" : `: ${JSON.stringify(detail)}`}`);
-  emit({ check: name, ok: true });
-}
 
 const subjects = (page) => page.$$eval("#message-rows .col-subject", (cells) => cells.map((c) => c.textContent));
 
