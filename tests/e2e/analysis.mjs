@@ -12,7 +12,7 @@
 // server and answers one JSON line on stdin, {"ok": true, ...} or {"ok": false, "why": ...}),
 // {"error": message} before a non-zero exit. Every wait is bounded.
 import path from "node:path";
-import { ask, check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
+import { ask, check, kChromium, kChromiumArgs, kWaitMs, openRow, openTab, playwright, run } from "./common.mjs";
 
 const [queueUrl, noneUrl, specJson, shotDir, npmDir] = process.argv.slice(2);
 if (!queueUrl || !noneUrl || !specJson || !shotDir || !npmDir) {
@@ -22,28 +22,10 @@ if (!queueUrl || !noneUrl || !specJson || !shotDir || !npmDir) {
 const spec = JSON.parse(specJson);
 const { chromium } = playwright(npmDir);
 
-const kWaitMs = 15000;       // longest wait for anything to appear in the page
 const kLiveWaitMs = 10000;   // longest wait for a report stored from outside to show up in the open tab
 const kHostileWaitMs = 1000;  // how long the hostile evidence gets to try something
 const kNotRun = "No analyzers have run for this message yet.";
 const kNoneEnabled = "No analyzers are enabled on this server.";
-
-async function openRow(page, subject) {
-  const row = page.locator("#message-rows tr", { has: page.locator(".col-subject", { hasText: subject }) }).first();
-  await row.waitFor({ timeout: kWaitMs });
-  const id = await row.getAttribute("data-id");
-  await row.click();
-  await page.waitForFunction((s) => {
-    const h = document.querySelector("#message-pane .message-subject");
-    return h && h.textContent === s;
-  }, subject, { timeout: kWaitMs });
-  return id;
-}
-
-async function openTab(page, name) {
-  await page.click(`#mv-tab-${name}`);
-  await page.waitForSelector(`#mv-panel-${name}:not([hidden])`, { timeout: kWaitMs });
-}
 
 // Waits for the Analysis panel to show its "nothing yet" line and returns what the panel holds.
 async function emptyAnalysis(page) {
@@ -225,9 +207,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    emit({ error: String(err && err.stack ? err.stack : err) });
-    process.exit(1);
-  });
+run(main);

@@ -8,6 +8,7 @@ import path from "node:path";
 import readline from "node:readline";
 
 export const kChromium = process.env.MAILJAR_CHROMIUM || "/usr/bin/chromium";  // Debian's package
+export const kWaitMs = 15000;  // longest wait for anything to appear in the page
 export const kChromiumArgs = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
@@ -39,4 +40,33 @@ export async function ask(name, data) {
   if (!answer.ok) throw new Error(`server step ${name} failed: ${answer.why}`);
   emit({ check: name, ok: true });
   return answer;
+}
+
+// Runs the script's main() and exits 0, or reports its error on the protocol and exits 1.
+export function run(main) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      emit({ error: String(err && err.stack ? err.stack : err) });
+      process.exit(1);
+    });
+}
+
+// Clicks the list row whose subject is `subject` and waits for the message pane to show it; returns its ID.
+export async function openRow(page, subject) {
+  const row = page.locator("#message-rows tr", { has: page.locator(".col-subject", { hasText: subject }) }).first();
+  await row.waitFor({ timeout: kWaitMs });
+  const id = await row.getAttribute("data-id");
+  await row.click();
+  await page.waitForFunction((s) => {
+    const h = document.querySelector("#message-pane .message-subject");
+    return h && h.textContent === s;
+  }, subject, { timeout: kWaitMs });
+  return id;
+}
+
+// Selects a tab of the message pane and waits for its panel.
+export async function openTab(page, name) {
+  await page.click(`#mv-tab-${name}`);
+  await page.waitForSelector(`#mv-panel-${name}:not([hidden])`, { timeout: kWaitMs });
 }

@@ -7,7 +7,7 @@
 // answers one JSON line on stdin, {"ok": true, ...} or {"ok": false, "why": ...}), {"error": message}
 // before a non-zero exit. Every wait is bounded.
 import path from "node:path";
-import { ask, check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
+import { ask, check, kChromium, kChromiumArgs, kWaitMs, playwright, run } from "./common.mjs";
 
 const [baseUrl, token, shotDir, npmDir] = process.argv.slice(2);
 if (!baseUrl || !token || !shotDir || !npmDir) {
@@ -16,7 +16,6 @@ if (!baseUrl || !token || !shotDir || !npmDir) {
 }
 const { chromium } = playwright(npmDir);
 
-const kWaitMs = 15000;
 
 const rowCount = (page) => page.$$eval("#message-rows tr", (rows) => rows.length);
 const rowIds = (page) => page.$$eval("#message-rows tr", (rows) => rows.map((r) => r.dataset.id));
@@ -172,9 +171,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    emit({ error: String(err && err.stack ? err.stack : err) });
-    process.exit(1);
-  });
+run(main);

@@ -8,7 +8,7 @@
 // Protocol on stdout, one JSON object per line: {"check": name, "ok": true} for each passed check and
 // {"error": message} before a non-zero exit. Every wait is bounded.
 import path from "node:path";
-import { check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
+import { check, kChromium, kChromiumArgs, kWaitMs, openRow, openTab, playwright, run } from "./common.mjs";
 
 const [baseUrl, specJson, shotDir, npmDir] = process.argv.slice(2);
 if (!baseUrl || !specJson || !shotDir || !npmDir) {
@@ -18,25 +18,7 @@ if (!baseUrl || !specJson || !shotDir || !npmDir) {
 const spec = JSON.parse(specJson);
 const { chromium } = playwright(npmDir);
 
-const kWaitMs = 15000;      // longest wait for anything to appear in the page
 const kHostileWaitMs = 2000;  // how long the hostile message gets to try something
-
-async function openRow(page, subject) {
-  const row = page.locator("#message-rows tr", { has: page.locator(".col-subject", { hasText: subject }) }).first();
-  await row.waitFor({ timeout: kWaitMs });
-  const id = await row.getAttribute("data-id");
-  await row.click();
-  await page.waitForFunction((s) => {
-    const h = document.querySelector("#message-pane .message-subject");
-    return h && h.textContent === s;
-  }, subject, { timeout: kWaitMs });
-  return id;
-}
-
-async function openTab(page, name) {
-  await page.click(`#mv-tab-${name}`);
-  await page.waitForSelector(`#mv-panel-${name}:not([hidden])`, { timeout: kWaitMs });
-}
 
 async function main() {
   const browser = await chromium.launch({ executablePath: kChromium, headless: true, args: kChromiumArgs });
@@ -249,9 +231,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    emit({ error: String(err && err.stack ? err.stack : err) });
-    process.exit(1);
-  });
+run(main);

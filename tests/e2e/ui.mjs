@@ -8,7 +8,7 @@
 // {"ready": "live"} when the page shows the two preloaded messages (the driver then sends the live
 // ones over SMTP), and {"error": message} before a non-zero exit. Every wait is bounded.
 import path from "node:path";
-import { check, emit, kChromium, kChromiumArgs, playwright } from "./common.mjs";
+import { check, emit, kChromium, kChromiumArgs, kWaitMs, playwright, run } from "./common.mjs";
 
 const [baseUrl, token, shotDir, npmDir] = process.argv.slice(2);
 if (!baseUrl || !token || !shotDir || !npmDir) {
@@ -17,7 +17,6 @@ if (!baseUrl || !token || !shotDir || !npmDir) {
 }
 const { chromium } = playwright(npmDir);
 
-const kWaitMs = 15000;  // longest wait for anything to appear in the page
 const kHostileSubject = "<img src=x onerror=window.__pwned=1>";
 // The flags this closed network needs (see the env notes): no background connections to Google.
 
@@ -161,9 +160,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    emit({ error: String(err && err.stack ? err.stack : err) });
-    process.exit(1);
-  });
+run(main);
