@@ -482,8 +482,9 @@ class Session : public std::enable_shared_from_this<Session> {
     ws->run(std::move(message));
   }
 
-  // Watches the connection while the handler works: if the client closes it (or it breaks), the request's
-  // CancelSignal fires and the connection is closed. Bytes that arrive instead (a pipelined request) are
+  // Watches the connection while the handler works: if the client closes it or its sending side (or it
+  // breaks), the request's CancelSignal fires; a broken connection is closed at once, a finished one after
+  // the answer. Bytes that arrive instead (a pipelined request) are
   // kept in buffer_ for the next read, and watching stops.
   void do_watch() {
     watching_ = true;
@@ -495,10 +496,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!ec) buffer_.commit(bytes);
     if (!watching_) return;  // the reply came first and cancelled the watch
     watching_ = false;
-    if (ec) {
-      if (cancel_) cancel_->fire();
-      stream_.close();
+    if (!ec) return;
+    if (cancel_) cancel_->fire();
+    if (ec == net::error::eof) {
+      // The client finished sending: a half-close (nc -N, some health checkers), or a close whose answer
+      // nobody will read. The request is still answered, then the connection closes; a held wait ends at
+      // once through its CancelSignal (499).
+      peer_finished_ = true;
+      return;
     }
+    stream_.close();
   }
 
   void on_reply(Response response) {
@@ -531,7 +538,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       res_.set(name, value);
     }
-    close_after_write_ = force_close || !keep_alive_;
+    close_after_write_ = force_close || !keep_alive_ || peer_finished_;
     res_.keep_alive(!close_after_write_);
     if (head_ && !error_path) {
       res_.content_length(response.body.size());
@@ -591,6 +598,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<CancelSignal> cancel_;  // of the request being answered
   bool watching_ = false;                 // a watch read is pending (see do_watch)
+  bool peer_finished_ = false;            // the watch read saw the client's end of stream
   bhttp::response<bhttp::string_body> res_;  // the one write in flight
   std::shared_ptr<Listener> listener_;
   const bool counted_;

@@ -587,6 +587,32 @@ def test_waits_of_clients_that_hang_up_end_at_once(make_server):
     assert srv.assert_accepts_mail()
 
 
+def _half_closed_request(srv, target):
+    """Sends one GET, shuts the sending side (as `nc -N` does) and reads until the server closes."""
+    with socket.create_connection((HOST, srv.http_port), timeout=10) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def test_a_client_that_half_closes_still_gets_its_answer(make_server):
+    srv = make_server()
+    mid = send(srv, make_message(token()))
+    head, _, body = _half_closed_request(srv, "/api/v1/messages").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in head
+    assert json.loads(body)["messages"][0]["ID"] == mid
+    assert _half_closed_request(srv, "/livez").startswith(b"HTTP/1.1 200 ")
+    # A held wait ends when the client stops sending: 499 (its timeout would answer 408).
+    head, _, body = _half_closed_request(srv, "/api/v1/wait?timeout=60s&query=subject:never").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 499 ") and json.loads(body)["Code"] == "cancelled"
+    assert call(srv, "GET", "/api/v1/info")[2]["RuntimeStats"]["Waiting"] == 0
+
+
 def test_mailhog_v2_and_openapi_over_http(make_server):
     srv = make_server()
     tok = token()
