@@ -37,6 +37,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
@@ -61,6 +62,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/ascii.h"
 #include "http/json.h"
 
 namespace mailjar::http {
@@ -417,6 +419,32 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(listener_->limits().max_header_bytes));
     parser_->body_limit(static_cast<std::uint64_t>(listener_->limits().max_body_bytes));
     stream_.expires_after(timeout());
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // RFC 9110 10.1.1: a client that sent "Expect: 100-continue" waits for "100 Continue" before the body
+  // (curl does, for bodies over 1 KiB, for up to a second). It is sent once the header is read and
+  // acceptable; a body over the limit has already failed here (Content-Length) and gets its 413 instead.
+  void on_header(error_code ec, std::size_t bytes) {
+    if (ec || parser_->is_done()) return on_read(ec, bytes);  // an error, or a request without a body
+    const auto& header = parser_->get();
+    if (header.version() >= 11 &&
+        core::ascii_iequals(header[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       beast::bind_front_handler(&Session::on_continue, shared_from_this()));
+      return;
+    }
+    read_body();
+  }
+
+  void on_continue(error_code ec, std::size_t /*bytes*/) {
+    if (ec) return;  // timeout (the stream is closed), reset, or aborted by stop()
+    read_body();
+  }
+
+  void read_body() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }

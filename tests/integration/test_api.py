@@ -613,6 +613,44 @@ def test_a_client_that_half_closes_still_gets_its_answer(make_server):
     assert call(srv, "GET", "/api/v1/info")[2]["RuntimeStats"]["Waiting"] == 0
 
 
+def _read_reply_head(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_expect_100_continue_is_answered_before_the_body(make_server):
+    srv = make_server("--http-max-body", "64K")
+    tok = token()
+    body = json.dumps({"From": {"Email": "a@example.com"}, "To": [{"Email": "b@example.org"}],
+                       "Subject": f"continue {tok}", "Text": "x" * 5000}).encode()
+    with socket.create_connection((HOST, srv.http_port), timeout=10) as s:
+        s.sendall(f"POST /api/v1/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode())
+        interim = _read_reply_head(s)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim
+        s.sendall(body)
+        data = interim[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 "), data
+        mid = json.loads(rest)["ID"]
+    assert search_ids(srv, f"subject:continue subject:{tok}") == {mid}
+    # A body over the limit is refused at once, without 100 Continue, and the body is never needed.
+    with socket.create_connection((HOST, srv.http_port), timeout=10) as s:
+        s.sendall(b"POST /api/v1/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n")
+        assert _read_reply_head(s).startswith(b"HTTP/1.1 413 ")
+
+
 def test_mailhog_v2_and_openapi_over_http(make_server):
     srv = make_server()
     tok = token()
