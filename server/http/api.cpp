@@ -524,35 +524,27 @@ json analysis_json(const ApiContext& context, const std::string& id, const std::
   return json{{"ID", id}, {"Analyzers", context.analyzers}, {"Reports", std::move(reports)}};
 }
 
-// GET /api/v1/message/{ID}/analysis: the reports stored so far (analysis runs in the background after
-// a message arrives; Reports is empty until it has).
+// GET and POST /api/v1/message/{ID}/analysis. GET answers with the reports stored so far (analysis runs
+// in the background after a message arrives; Reports is empty until it has). POST first runs every
+// configured analyzer now and answers once their reports are stored (and published as an "analysis"
+// event).
 Response message_analysis(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
-                          store::Store& store) {
+                          store::Store& store, bool run_now) {
   Response error;
   auto id = message_id(match.params.at("ID"), inbox, store, error);
   if (!id) return error;
-  auto stored = store.get_reports(inbox.id, *id);
-  if (!stored) return store_error(stored.error());
-  if (!stored.value()) return error_response(404, "message not found", "message_not_found");
-  return json_response(200, analysis_json(context, *id, *stored.value()));
-}
-
-// POST /api/v1/message/{ID}/analysis: runs every configured analyzer now and answers once the reports
-// are stored (and published as an "analysis" event).
-Response analyze_message(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
-                         store::Store& store) {
-  Response error;
-  auto id = message_id(match.params.at("ID"), inbox, store, error);
-  if (!id) return error;
-  if (!context.analyze_now || context.analyzers.empty()) {
-    return error_response(503, "no analyzers are configured (--analyzers)", "analysis_unavailable");
+  const Response not_found = error_response(404, "message not found", "message_not_found");
+  if (run_now) {
+    if (!context.analyze_now || context.analyzers.empty()) {
+      return error_response(503, "no analyzers are configured (--analyzers)", "analysis_unavailable");
+    }
+    auto reports = context.analyze_now(inbox.id, *id);
+    if (!reports) return store_error(reports.error());
+    if (!reports.value()) return not_found;
   }
-  auto reports = context.analyze_now(inbox.id, *id);
-  if (!reports) return store_error(reports.error());
-  if (!reports.value()) return error_response(404, "message not found", "message_not_found");
   auto stored = store.get_reports(inbox.id, *id);
   if (!stored) return store_error(stored.error());
-  if (!stored.value()) return error_response(404, "message not found", "message_not_found");
+  if (!stored.value()) return not_found;
   return json_response(200, analysis_json(context, *id, *stored.value()));
 }
 
@@ -1544,9 +1536,9 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kMessageHeaders:
       return message_headers(match, *inbox, store);
     case RouteId::kMessageAnalysis:
-      return message_analysis(context, match, *inbox, store);
+      return message_analysis(context, match, *inbox, store, /*run_now=*/false);
     case RouteId::kAnalyzeMessage:
-      return analyze_message(context, match, *inbox, store);
+      return message_analysis(context, match, *inbox, store, /*run_now=*/true);
     case RouteId::kMessageRaw:
       return message_raw(match, *target, *inbox, store);
     case RouteId::kMessagePart:
