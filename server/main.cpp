@@ -184,6 +184,10 @@ int run_serve(const config::ServeOptions& o) {
   if (!analysis_made.ok()) return fail("--analyzers: " + analysis_made.error().message);
   // Shared, because the writer's last callbacks (draining after `analysis` is gone) must find it gone.
   std::shared_ptr<ingest::Analysis> analysis = std::move(analysis_made).value();
+  // Messages stored but never analysed (the queue is in memory) are queued again, newest first.
+  workers.post([a = analysis] {
+    if (auto r = a->catch_up(); !r) std::cerr << "mailjar: analysis catch-up: " << r.error().message << "\n";
+  });
   ingest::PipelineOptions po;
   po.store = so;
   po.on_stored = [&hub](const store::MessageRow& row) {

@@ -59,6 +59,16 @@ void Analysis::enqueue(int64_t inbox_id, std::string id) {
   if (was_empty) cv_.notify_one();
 }
 
+core::Result<void> Analysis::catch_up() {
+  if (!thread_.joinable()) return {};
+  auto st = store::thread_store(options_.store);
+  if (!st) return st.error();
+  auto found = st.value()->unanalysed(static_cast<int64_t>(options_.queue_limit));
+  if (!found) return found.error();
+  for (auto& [inbox_id, id] : found.value()) enqueue(inbox_id, std::move(id));
+  return {};
+}
+
 Analysis::Stats Analysis::stats() const {
   Stats s;
   s.analysed = shared_->analysed.load(std::memory_order_relaxed);

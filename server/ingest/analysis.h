@@ -8,7 +8,7 @@
 //     when it ends, while mail that arrives now and then (a CI run) is analysed about quiet_ms after its
 //     commit. At most queue_limit messages wait; beyond that the OLDEST waiting message is dropped
 //     (counted in stats().skipped), so that the newest are analysed first; a dropped one is analysed
-//     when someone asks (run_now()).
+//     when someone asks (run_now()). catch_up() queues what a previous process stored but never analysed.
 //   - run_now(): on the calling thread (a worker), for a message now; returns once its reports have
 //     committed. Serves POST /api/v1/message/{ID}/analysis.
 //   Each message is read back from the store (raw bytes and envelope, through the calling thread's
@@ -64,6 +64,10 @@ class Analysis {
   const std::vector<std::string>& names() const { return names_; }
 
   void enqueue(int64_t inbox_id, std::string id);
+
+  // Queues the newest messages that have no report at all (up to queue_limit, newest first), e.g. those
+  // stored but not yet analysed when the server last stopped. Blocking (one query): call it on a worker.
+  core::Result<void> catch_up();
 
   // Analyses the message now and returns its reports as stored (every configured analyzer's, in run
   // order); nullopt when the inbox has no such message. Errors: the store's ("io", ...).

@@ -85,6 +85,7 @@ enum Stmt : int {
   kSummaryInsert,
   kReportPut,
   kReportsGet,
+  kUnanalysed,
   kStmtCount
 };
 
@@ -139,6 +140,8 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "INSERT OR REPLACE INTO message_reports (seq, analyzer, verdict, report, created_ms) "
     "SELECT seq, ?3, ?4, ?5, ?6 FROM messages WHERE inbox_id = ?1 AND id = ?2",
     "SELECT analyzer, verdict, report, created_ms FROM message_reports WHERE seq = ?1 ORDER BY analyzer",
+    "SELECT m.inbox_id, m.id FROM messages m WHERE NOT EXISTS (SELECT 1 FROM message_reports r WHERE r.seq = m.seq) "
+    "ORDER BY m.seq DESC LIMIT ?1",
 };
 
 #undef MAILJAR_INBOX_COLUMNS
@@ -1238,6 +1241,19 @@ Result<void> Store::insert_prepared(const std::vector<const PreparedMessage*>& b
 
 Result<void> Store::put_reports(const std::vector<const MessageReports*>& batch) {
   return insert_prepared({}, nullptr, batch);
+}
+
+Result<std::vector<std::pair<int64_t, std::string>>> Store::unanalysed(int64_t limit) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  if (limit <= 0) return out;
+  auto s = impl_->stmt(kUnanalysed);
+  if (!s) return s.error();
+  Use use(*s);
+  sqlite3_bind_int64(*s, 1, limit);
+  int rc;
+  while ((rc = sqlite3_step(*s)) == SQLITE_ROW) out.emplace_back(sqlite3_column_int64(*s, 0), column_text(*s, 1));
+  if (rc != SQLITE_DONE) return db_error(impl_->db, rc, "find unanalysed messages");
+  return out;
 }
 
 Result<std::optional<std::vector<StoredReport>>> Store::get_reports(int64_t inbox_id, const std::string& id) {

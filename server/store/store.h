@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -187,6 +188,8 @@ class Store {
   // Replaces, in one transaction, each message's reports of the analyzers given (other analyzers'
   // reports stay). A message that is no longer in its inbox is skipped, never an error.
   core::Result<void> put_reports(const std::vector<const MessageReports*>& batch);
+  // Up to `limit` messages (any inbox) that have no report at all, newest first: (inbox_id, ID).
+  core::Result<std::vector<std::pair<int64_t, std::string>>> unanalysed(int64_t limit);
   // A message's stored reports, ordered by analyzer name; nullopt when the inbox has no such message.
   core::Result<std::optional<std::vector<StoredReport>>> get_reports(int64_t inbox_id, const std::string& id);
   // Newest first; with `before_id`, only messages whose ID sorts before it (older), for paging that stays

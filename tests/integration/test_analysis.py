@@ -147,3 +147,16 @@ def test_unknown_analyzer_is_refused_at_start(tmp_path, mailjar_bin):
                          capture_output=True, text=True, timeout=20)
     assert run.returncode != 0
     assert "nope" in run.stderr and "headers" in run.stderr, run.stderr
+
+
+def test_messages_never_analysed_are_analysed_after_a_restart(make_server):
+    srv = make_server("--analysis-queue", "0")  # stores without analysing, like a stop before analysis ran
+    ids = [send(srv, _broken(token())) for _ in range(3)]
+    for mid in ids:
+        assert call(srv, "GET", f"/api/v1/message/{mid}/analysis")[2]["Reports"] == []
+    srv.stop()
+    srv.args = []  # the defaults: background analysis on
+    srv.start()
+    for mid in ids:
+        report = _wait_for_reports(srv, mid)["Reports"][0]
+        assert report["Analyzer"] == "headers" and "date.missing" in _finding_ids(report)

@@ -160,6 +160,26 @@ TEST(Analysis, RunNowOnAMissingMessageAndQueueZero) {
   EXPECT_EQ(a.value()->stats().analysed, 0u);
 }
 
+// Messages stored without reports (the queue is in memory and was lost with the last process) are found
+// and analysed newest first; once they have reports, catching up finds nothing more.
+TEST(Analysis, CatchUpQueuesMessagesWithoutReportsNewestFirst) {
+  Fixture f(4);
+  {
+    auto st = store::Store::open(f.options);
+    store::MessageReports done{f.inbox, f.ids[1], {{"headers", "pass", "{}", 1}}};
+    ASSERT_TRUE(st.value()->put_reports({&done}).ok());
+  }
+  auto a = Analysis::create(f.analysis_options(100, 1), *f.writer);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a.value()->catch_up().ok());
+  EXPECT_EQ(f.wait_reported(3), (std::vector<std::string>{f.ids[3], f.ids[2], f.ids[0]}));
+  for (const auto& id : f.ids) EXPECT_FALSE(f.finding_verdicts(id).empty()) << id;
+  EXPECT_EQ(f.finding_verdicts(f.ids[1]), std::set<std::string>{"headers:pass"}) << "already had a report";
+  ASSERT_TRUE(a.value()->catch_up().ok());
+  EXPECT_EQ(a.value()->stats().queued, 0u);
+  EXPECT_EQ(a.value()->stats().analysed, 3u);
+}
+
 TEST(Analysis, UnknownAnalyzerIsRefused) {
   Fixture f(0);
   AnalysisOptions o = f.analysis_options(10, 1);
