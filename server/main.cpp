@@ -286,6 +286,11 @@ int run_serve(const config::ServeOptions& o) {
     });
   };
   ctx.analyzers = analysis->names();
+  ctx.analysis_counters = [a = analysis.get()] {
+    const ingest::Analysis::Stats st = a->stats();
+    return http::ApiContext::AnalysisCounters{static_cast<int64_t>(st.queued), static_cast<int64_t>(st.analysed),
+                                              static_cast<int64_t>(st.skipped)};
+  };
   ctx.analyze_now = [a = analysis.get()](int64_t inbox_id, const std::string& id) { return a->run_now(inbox_id, id); };
   http::Api api(ctx);
   http::HttpLimits hl;

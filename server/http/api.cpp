@@ -932,6 +932,8 @@ Response info(const ApiContext& context, std::size_t waiting, const store::Inbox
     int64_t pages_total = 0, pages_resident = 0;
     if (statm >> pages_total >> pages_resident) rss_bytes = pages_resident * 4096;
   }
+  const ApiContext::AnalysisCounters analysis =
+      context.analysis_counters ? context.analysis_counters() : ApiContext::AnalysisCounters{};
   json body = {
       {"Version", context.version},
       {"LatestVersion", context.version},
@@ -949,7 +951,10 @@ Response info(const ApiContext& context, std::size_t waiting, const store::Inbox
             {"SMTPAcceptedSize", context.stats ? context.stats->smtp_accepted_size.load() : 0},
             {"SMTPRejected", context.stats ? context.stats->smtp_rejected.load() : 0},
             {"SMTPIgnored", 0},
-            {"Waiting", waiting}}},  // mailjar: /api/v1/wait requests held right now (all inboxes)
+            {"Waiting", waiting},  // mailjar: /api/v1/wait requests held right now (all inboxes)
+            {"AnalysisQueued", analysis.queued},
+            {"AnalysisDone", analysis.analysed},
+            {"AnalysisSkipped", analysis.skipped}}},
   };
   return json_response(200, body);
 }

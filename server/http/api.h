@@ -101,6 +101,12 @@ struct ApiContext {
   // function that analyses a message now, on the calling worker thread, and returns its reports once
   // committed (nullopt: no such message). Unset: no analyzers (POST .../analysis answers 503).
   std::vector<std::string> analyzers;
+  struct AnalysisCounters {
+    int64_t queued = 0;    // messages waiting for background analysis now
+    int64_t analysed = 0;  // messages whose reports were stored since start
+    int64_t skipped = 0;   // dropped from the full queue (analysed only on request)
+  };
+  std::function<AnalysisCounters()> analysis_counters;  // /api/v1/info RuntimeStats; unset: zeros
   std::function<core::Result<std::optional<std::vector<store::StoredReport>>>(int64_t inbox_id, const std::string& id)>
       analyze_now;
   std::string smtp_host = "127.0.0.1";                  // shown with inbox credentials

@@ -728,7 +728,13 @@ json component_schemas() {
                 {"Tags", map_s(integer_s(), "Tag -> number of messages with it.")},
                 {"Inbox", object_s({{"Slug", string_s()}, {"Name", string_s()}, {"Project", string_s()}})},
                 {"RuntimeStats",
-                 object_s({{"Uptime", integer_s("Seconds.")}, {"Memory", integer_s("Resident bytes.")}})}},
+                 object_s({{"Uptime", integer_s("Seconds.")},
+                           {"Memory", integer_s("Resident bytes.")},
+                           {"Waiting", integer_s("Wait-API requests held now (all inboxes).")},
+                           {"AnalysisQueued", integer_s("Messages waiting for background analysis now.")},
+                           {"AnalysisDone", integer_s("Messages whose analysis reports were stored since start.")},
+                           {"AnalysisSkipped",
+                            integer_s("Messages dropped from the full analysis queue (analysed on request).")}})}},
                {"Version", "Database", "Messages", "Unread", "Tags"});
   s["WebUIConfiguration"] =
       object_s({{"Label", string_s()},

@@ -85,6 +85,9 @@ def test_background_analysis_reports_and_announces_header_findings(make_server):
     assert report["Verdict"] == "pass", report
     assert report["Findings"] == []
 
+    stats = call(srv, "GET", "/api/v1/info")[2]["RuntimeStats"]
+    assert stats["AnalysisDone"] >= 2 and stats["AnalysisSkipped"] == 0 and stats["AnalysisQueued"] >= 0
+
     # "latest" names the newest message, as everywhere in the API.
     status, _, body = call(srv, "GET", "/api/v1/message/latest/analysis")
     assert status == 200 and body["ID"] == clean
