@@ -408,8 +408,9 @@ function pageUrl(older) {
 }
 
 async function loadMessages() {
-  state.pending = [];
   const generation = ++state.generation;
+  const held = [];  // events that arrive while this page loads (onEvent holds them in state.pending)
+  state.pending = held;
   try {
     const page = await getJson(pageUrl(false));
     if (generation !== state.generation) return;
@@ -428,9 +429,12 @@ async function loadMessages() {
     render();
     markRouteRow();
   } finally {
-    const held = state.pending;
-    state.pending = null;
-    for (const event of held) onEvent(event);
+    // The current load applies what it held once its page is shown. A load that a newer one replaced
+    // leaves them: the newer page was fetched after they happened.
+    if (state.pending === held) {
+      state.pending = null;
+      for (const event of held) onEvent(event);
+    }
   }
 }
 

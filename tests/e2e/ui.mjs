@@ -154,6 +154,9 @@ async function main() {
           wide.scroll <= wide.inner && wide.table >= 2400 && wide.font >= 14, wide);
     await page.screenshot({ path: path.join(shotDir, "message-list-4k.png") });
 
+    // Both first-page loads (at start and when the stream opens) are long done: neither may leave an error.
+    const status = await page.$eval("#status", (e) => (e.hidden ? "" : e.textContent));
+    check("status line shows no error", status === "", status);
     check("no script or console errors", problems.length === 0, problems);
   } finally {
     await browser.close();

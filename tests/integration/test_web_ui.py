@@ -28,7 +28,7 @@ EXPECTED_CHECKS = [
     "hostile subject is literal text (live)", "hostile subject ran nothing (live)",
     "hostile subject is literal text (loaded)", "hostile subject ran nothing (loaded)", "list after reload",
     "text contrast at least 4.5:1 (light)", "dark mode follows the system", "text contrast at least 4.5:1 (dark)",
-    "4K layout uses the width without overflow", "no script or console errors",
+    "4K layout uses the width without overflow", "status line shows no error", "no script or console errors",
 ]
 
 
