@@ -25,25 +25,17 @@
 #include "mime/detail.h"
 #include "mime/mime.h"
 #include "tests/unit/mime/utf8_check.h"
+#include "tests/unit/testing.h"
 
 namespace mailjar::analyzers {
 namespace {
 
 namespace fs = std::filesystem;
+using mailjar::testing::crlf;
 
 constexpr int64_t kNow = 1704164645000;  // 2024-01-02T03:04:05Z, a Tuesday
 
 bool valid_utf8(std::string_view s) { return mailjar::mime::testing::valid_utf8(s, /*reject_nul=*/false); }
-
-// Test messages are written with "\n"; messages on the wire use CRLF.
-std::string crlf(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n') out.push_back('\r');
-    out.push_back(c);
-  }
-  return out;
-}
 
 // The header of a clean message, field by field; every check passes on it.
 const std::vector<std::pair<std::string, std::string>>& base_fields() {

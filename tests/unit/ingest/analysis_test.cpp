@@ -18,32 +18,16 @@
 #include "ingest/analysis.h"
 #include "mime/mime.h"
 #include "store/store.h"
+#include "tests/unit/testing.h"
 
 namespace mailjar::ingest {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("mailjar-analysis-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
 // A store with `n` messages (no Date, no Message-ID: the headers analyzer reports both) in the default inbox.
 struct Fixture {
-  TempDir dir;
+  testing::TempDir dir{"mailjar-analysis"};
   store::StoreOptions options;
   std::unique_ptr<store::BatchWriter> writer;
   int64_t inbox = 0;

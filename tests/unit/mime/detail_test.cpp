@@ -16,11 +16,13 @@
 
 #include "mime/mime.h"
 #include "utf8_check.h"
+#include "tests/unit/testing.h"
 
 namespace mailjar::mime {
 namespace {
 
 namespace fs = std::filesystem;
+using mailjar::testing::crlf;
 
 constexpr int64_t kNow = 1704164645000;  // 2024-01-02T03:04:05Z
 
@@ -38,16 +40,6 @@ std::vector<fs::path> corpus_files() {
   }
   std::sort(files.begin(), files.end());
   return files;
-}
-
-// Test messages are written with "\n"; messages on the wire use CRLF.
-std::string crlf(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n') out.push_back('\r');
-    out.push_back(c);
-  }
-  return out;
 }
 
 // Strict RFC 3629 check (utf8_check.h); part text may hold NUL bytes.

@@ -25,6 +25,7 @@
 #include "core/id.h"
 #include "store/index_internal.h"
 #include "store/schema_internal.h"
+#include "tests/unit/testing.h"
 
 namespace mailjar::store {
 namespace {
@@ -34,22 +35,9 @@ int latest_schema() { return static_cast<int>(internal::migrations().size()); }
 
 namespace fs = std::filesystem;
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("mailjar_store_test_" + std::to_string(::getpid()) + "_" +
-                                         std::to_string(rd()) + std::to_string(rd()));
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// A fresh directory path per test (not created: the store creates its data directory), removed afterwards.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("mailjar_store_test", /*create=*/false) {}
 };
 
 StoreOptions options_for(const fs::path& dir) {

@@ -13,28 +13,13 @@
 #include <string>
 
 #include "store/wal_vfs.h"
+#include "tests/unit/testing.h"
 
 namespace fs = std::filesystem;
 using mailjar::store::internal::wal_coalescing_vfs;
+using mailjar::testing::TempDir;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("mailjar-walvfs-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(std::random_device{}()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 sqlite3* open_db(const fs::path& file, const char* vfs) {
   sqlite3* db = nullptr;
