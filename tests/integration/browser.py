@@ -2,8 +2,8 @@
 Debian's chromium): tool checks, the node process with a time limit, the JSON-lines protocol, screenshots.
 
 Protocol: the script prints one JSON object per line: {"check": NAME, "ok": true} for each passed check,
-{"error": TEXT} when it fails, and any other object is a request to the driver (handled by `on_record`,
-which may answer on the script's stdin with `reply`). Lines that are not JSON (node or chromium chatter)
+{"error": TEXT} when it fails, {"ask": NAME, ...} asks the driver to act on or check the server (`answer`
+returns the JSON object written back on the script's stdin), and any other object goes to `on_record`. Lines that are not JSON (node or chromium chatter)
 are ignored.
 
 chromium, node and npm are installed by scripts/setup.sh; a missing chromium or node skips with a
@@ -40,17 +40,20 @@ class BrowserRun:
 
     def __init__(self):
         self.passed, self.errors, self.code, self.stderr = [], [], None, ""
+        self.asked = []  # (ask name, whether the driver answered ok), in order
 
     def assert_passed(self, expected, context=""):
-        assert not self.errors, f"browser script failed: {self.errors}\nstderr: {self.stderr}\n{context}"
+        assert not self.errors, (f"browser script failed: {self.errors}\nstderr: {self.stderr}\n"
+                                 f"asked: {self.asked}\n{context}")
         assert self.code == 0, f"browser script exited {self.code}\nstderr: {self.stderr}"
         assert self.passed == expected
 
 
-def run_script(script, args, timeout_s, on_record=None, max_lines=500):
+def run_script(script, args, timeout_s, on_record=None, max_lines=500, answer=None):
     """Runs tests/e2e/`script` with `args` (after the script path) in NPM_DIR, at most `timeout_s`.
-    `on_record(record, reply)` gets every JSON line that is neither a check nor an error; `reply(obj)`
-    writes one JSON line to the script's stdin."""
+    `answer(record)` answers each {"ask": ...} line (its result is written to the script's stdin and noted in
+    run.asked); `on_record(record, reply)` gets every other JSON line that is neither a check nor an error,
+    and `reply(obj)` writes one JSON line to the script's stdin."""
     if not os.path.isfile(PLAYWRIGHT_PACKAGE):
         pytest.fail(f"playwright-core is not installed in {NPM_DIR}: run scripts/setup.sh (or `npm ci` there)",
                     pytrace=False)
@@ -90,6 +93,10 @@ def run_script(script, args, timeout_s, on_record=None, max_lines=500):
                 run.passed.append(record["check"])
             elif "error" in record:
                 run.errors.append(record["error"])
+            elif "ask" in record and answer:
+                reply_obj = answer(record)
+                run.asked.append((record["ask"], reply_obj.get("ok")))
+                reply(reply_obj)
             elif on_record:
                 on_record(record, reply)
         run.code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))

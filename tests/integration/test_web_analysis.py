@@ -117,16 +117,9 @@ def test_analysis_tab_live_run_errors_and_hostile_evidence(make_server, tmp_path
     shots.mkdir()
     spec = {**subjects, "hostileId": hostile_id, "hostileFrom": HOSTILE_FROM,
             "hostileEvidence": unparseable[0]["Evidence"]}
-    asked = []
-
-    def on_record(record, reply):
-        if "ask" in record:
-            answer = _answer(queued, record)
-            asked.append((record["ask"], answer["ok"]))
-            reply(answer)
-
     run = run_script("analysis.mjs", [f"http://127.0.0.1:{queued.http_port}/", f"http://127.0.0.1:{none.http_port}/",
-                                      json.dumps(spec), str(shots), NPM_DIR], RUN_TIMEOUT_S, on_record)
-    run.assert_passed(EXPECTED_CHECKS, f"asked: {asked}")
-    assert len(asked) == 4 and all(ok for _, ok in asked), asked
+                                      json.dumps(spec), str(shots), NPM_DIR], RUN_TIMEOUT_S,
+                     answer=lambda record: _answer(queued, record))
+    run.assert_passed(EXPECTED_CHECKS)
+    assert len(run.asked) == 4 and all(ok for _, ok in run.asked), run.asked
     assert_screenshots(shots, SCREENSHOTS)

@@ -88,17 +88,10 @@ def test_list_search_bulk_keyboard_settings_paging(make_server, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     url = f"http://127.0.0.1:{server.http_port}/"
-    asked = []
-
-    def on_record(record, reply):
-        if "ask" in record:
-            answer = _answer(server, record)
-            asked.append((record["ask"], answer["ok"]))
-            reply(answer)
-
-    run = run_script("list.mjs", [url, tok, str(shots), NPM_DIR], RUN_TIMEOUT_S, on_record)
-    run.assert_passed(EXPECTED_CHECKS, f"asked: {asked}")
-    assert all(ok for _, ok in asked) and len(asked) == 6, asked
+    run = run_script("list.mjs", [url, tok, str(shots), NPM_DIR], RUN_TIMEOUT_S,
+                     answer=lambda record: _answer(server, record))
+    run.assert_passed(EXPECTED_CHECKS)
+    assert all(ok for _, ok in run.asked) and len(run.asked) == 6, run.asked
     assert_screenshots(shots, ("search-help.png", "message-open.png", "settings.png", "list-360.png",
                                "settings-360.png"))
 
