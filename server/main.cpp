@@ -145,10 +145,10 @@ int run_serve(const config::ServeOptions& o) {
 
   store::StoreOptions so;
   so.data_dir = o.data_dir;
-  // The writer commits without waiting for the disk; with --sync full its sync thread fsyncs the WAL
-  // before any 250 (store.h, BatchWriter). Other connections (reads, the CLI) keep FULL.
+  // --sync applies to the writer's group commits, which hold every message before its 250 (store.h,
+  // BatchWriter). Other connections (API writes, the CLI) keep FULL.
   store::StoreOptions wo = so;
-  wo.sync_full = false;
+  wo.sync_full = o.sync_full;
   auto writer_store = store::Store::open(wo);
   if (!writer_store.ok()) return fail("cannot open the data directory: " + writer_store.error().message);
 
@@ -167,7 +167,7 @@ int run_serve(const config::ServeOptions& o) {
   events::Hub hub;
   events::Deadlines deadlines;
   core::RuntimeStats stats;
-  store::BatchWriter writer(std::move(writer_store.value()), 512, /*sync_wal=*/o.sync_full);
+  store::BatchWriter writer(std::move(writer_store.value()), 512);
   core::WorkerPool workers(worker_threads);
   ingest::AnalysisOptions ao;
   ao.store = so;

@@ -1,67 +1,75 @@
 #include "ingest/pipeline.h"
 
-#include "store/thread_store.h"
+#include <mutex>
+#include <unordered_map>
 
-#include <memory>
+#include "core/id.h"
+#include "store/thread_store.h"
 
 namespace mailjar::ingest {
 
-Pipeline::Pipeline(PipelineOptions options, core::WorkerPool& workers, store::BatchWriter& writer)
-    : options_(std::move(options)), workers_(workers), writer_(writer) {}
+struct Pipeline::Staged {
+  std::string id;
+  int64_t inbox_id = 0;
+  std::shared_ptr<store::MessageRow> row;  // set when on_stored wants this message
+};
 
-core::Result<int64_t> Pipeline::resolve_inbox(const std::string& auth_user) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auth_user.empty() && default_inbox_ != 0) return default_inbox_;
+struct Pipeline::Shared {
+  store::StoreOptions store;
+  mime::MimeLimits mime;
+  std::function<void(const store::MessageRow&)> on_stored;
+  std::function<bool()> stored_wanted;
+  core::IdGenerator ids;
+  std::mutex mu;
+  std::unordered_map<std::string, int64_t> inbox_by_user;  // guarded by mu; inboxes are never renamed
+  int64_t default_inbox = 0;                               // guarded by mu; 0 = not looked up yet
+
+  // The inbox a message goes to: the one whose SMTP username authenticated, else the default inbox.
+  core::Result<int64_t> resolve_inbox(const std::string& auth_user) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (auth_user.empty() && default_inbox != 0) return default_inbox;
+      if (!auth_user.empty()) {
+        auto it = inbox_by_user.find(auth_user);
+        if (it != inbox_by_user.end()) return it->second;
+      }
+    }
+    auto st = store::thread_store(store);
+    if (!st.ok()) return st.error();
+    store::Store& s = *st.value();
     if (!auth_user.empty()) {
-      auto it = inbox_by_user_.find(auth_user);
-      if (it != inbox_by_user_.end()) return it->second;
+      auto found = s.find_inbox_by_username(auth_user);
+      if (!found.ok()) return found.error();
+      if (found.value()) {
+        std::lock_guard<std::mutex> lock(mu);
+        inbox_by_user[auth_user] = found.value()->id;
+        return found.value()->id;
+      }
     }
+    auto def = s.default_inbox();
+    if (!def.ok()) return def.error();
+    std::lock_guard<std::mutex> lock(mu);
+    default_inbox = def->id;
+    return default_inbox;
   }
-  auto st = store::thread_store(options_.store);
-  if (!st.ok()) return st.error();
-  store::Store& s = *st.value();
-  if (!auth_user.empty()) {
-    auto found = s.find_inbox_by_username(auth_user);
-    if (!found.ok()) return found.error();
-    if (found.value()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      inbox_by_user_[auth_user] = found.value()->id;
-      return found.value()->id;
-    }
-  }
-  auto def = s.default_inbox();
-  if (!def.ok()) return def.error();
-  std::lock_guard<std::mutex> lock(mu_);
-  default_inbox_ = def->id;
-  return default_inbox_;
-}
 
-void Pipeline::submit(core::Envelope envelope, std::string raw,
-                      std::function<void(core::Result<std::string>)> done) {
-  if (writer_.pending() + workers_.queued() >= options_.max_pending) {
-    done(core::make_error("busy", "too many messages waiting to be stored"));
-    return;
-  }
-  int64_t received = core::now_unix_ms();
-  workers_.post([this, received, envelope = std::move(envelope), raw = std::move(raw),
-                 done = std::move(done)]() mutable {
+  // Picks the inbox, parses the summary and encodes the columns of one message; fills `staged` for its
+  // commit callback. Runs on a worker or on the writer thread.
+  core::Result<store::PreparedMessage> prepare(core::Envelope envelope, std::string raw, int64_t received,
+                                               Staged& staged) {
     auto inbox = resolve_inbox(envelope.auth_user);
-    if (!inbox.ok()) {
-      done(inbox.error());
-      return;
-    }
+    if (!inbox.ok()) return inbox.error();
     store::NewMessage m;
-    m.summary = mime::parse_summary(raw, options_.mime);
-    m.id = ids_.next(received);
+    m.summary = mime::parse_summary(raw, mime);
+    m.id = ids.next(received);
     m.inbox_id = inbox.value();
     m.received_ms = received;
     m.envelope = std::move(envelope);
     m.raw = std::move(raw);
-    std::string id = m.id;
-    std::shared_ptr<store::MessageRow> row;
-    if (options_.on_stored && (!options_.stored_wanted || options_.stored_wanted())) {
-      row = std::make_shared<store::MessageRow>();
+    staged.id = m.id;
+    staged.inbox_id = m.inbox_id;
+    if (on_stored && (!stored_wanted || stored_wanted())) {
+      auto row = std::make_shared<store::MessageRow>();
       row->id = m.id;
       row->inbox_id = m.inbox_id;
       row->received_ms = m.received_ms;
@@ -70,30 +78,60 @@ void Pipeline::submit(core::Envelope envelope, std::string raw,
       std::string text = std::move(m.summary.text_for_index);  // not copied: the row never shows it
       row->summary = m.summary;
       m.summary.text_for_index = std::move(text);
+      staged.row = std::move(row);
     }
-    // Encode the columns here, on the worker, so that the single writer thread only binds and commits.
-    auto prepared = store::prepare_message(std::move(m));
-    if (!prepared.ok()) {
-      done(prepared.error());
+    return store::prepare_message(std::move(m));
+  }
+};
+
+Pipeline::Pipeline(PipelineOptions options, core::WorkerPool& workers, store::BatchWriter& writer)
+    : options_(std::move(options)), workers_(workers), writer_(writer), shared_(std::make_shared<Shared>()) {
+  shared_->store = options_.store;
+  shared_->mime = options_.mime;
+  shared_->on_stored = options_.on_stored;
+  shared_->stored_wanted = options_.stored_wanted;
+}
+
+void Pipeline::submit(core::Envelope envelope, std::string raw,
+                      std::function<void(core::Result<std::string>)> done) {
+  if (writer_.pending() + workers_.queued() >= options_.max_pending) {
+    done(core::make_error("busy", "too many messages waiting to be stored"));
+    return;
+  }
+  const int64_t received = core::now_unix_ms();
+  auto staged = std::make_shared<Staged>();
+  // Runs on the writer's thread, possibly while the writer drains after this pipeline is gone: it must
+  // not touch `this`.
+  store::BatchWriter::Done committed = [staged, on_stored = options_.on_stored,
+                                        after_commit = options_.after_commit,
+                                        done = std::move(done)](const core::Result<int64_t>& r) {
+    if (!r.ok()) {
+      done(r.error());
       return;
     }
-    writer_.submit(std::move(prepared).value(),
-                   [on_stored = row ? options_.on_stored : nullptr, row = std::move(row), id = std::move(id),
-                    after_commit = options_.after_commit, inbox_id = inbox.value(),
-                    done = std::move(done)](const core::Result<int64_t>& r) {
-                     // Runs on the writer's thread, possibly while the writer drains after this pipeline
-                     // is gone: it must not touch `this`.
-                     if (r.ok()) {
-                       if (row) {
-                         row->seq = r.value();
-                         on_stored(*row);
-                       }
-                       if (after_commit) after_commit(inbox_id, id);
-                       done(id);
-                     } else {
-                       done(r.error());
-                     }
-                   });
+    if (staged->row) {
+      staged->row->seq = r.value();
+      on_stored(*staged->row);
+    }
+    if (after_commit) after_commit(staged->inbox_id, staged->id);
+    done(staged->id);
+  };
+  if (raw.size() <= options_.writer_prepare_max) {
+    writer_.submit(
+        [shared = shared_, staged, received, envelope = std::move(envelope), raw = std::move(raw)]() mutable {
+          return shared->prepare(std::move(envelope), std::move(raw), received, *staged);
+        },
+        std::move(committed));
+    return;
+  }
+  workers_.post([this, staged, received, envelope = std::move(envelope), raw = std::move(raw),
+                 committed = std::move(committed)]() mutable {
+    auto prepared = shared_->prepare(std::move(envelope), std::move(raw), received, *staged);
+    if (!prepared.ok()) {
+      committed(prepared.error());
+      return;
+    }
+    writer_.submit(std::move(prepared).value(), std::move(committed));
   });
 }
 

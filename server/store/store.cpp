@@ -1098,10 +1098,6 @@ struct Store::Impl {
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-std::string Store::wal_path() const {
-  const char* main = sqlite3_db_filename(impl_->db, "main");
-  return main ? std::string(main) + "-wal" : std::string();
-}
 Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {

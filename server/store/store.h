@@ -232,8 +232,6 @@ class Store {
   // Renames (to non-empty) or deletes a tag on every message of the inbox; returns the IDs changed.
   core::Result<std::vector<std::string>> rename_tag(int64_t inbox_id, const std::string& from, const std::string& to);
   core::Result<std::vector<std::string>> delete_tag(int64_t inbox_id, const std::string& tag);
-  // The path of this database's write-ahead log ("<data_dir>/mailjar.db-wal").
-  std::string wal_path() const;
 
  private:
   struct Impl;
@@ -245,26 +243,31 @@ class Store {
 // when the previous commit finished, up to max_batch) with one transaction each (insert_prepared()),
 // then calls each message's callback with the commit's outcome, on the writer thread. Thread-safe:
 // submit() may be called from any thread. The destructor commits what is queued and joins the thread.
-// Submit prepared messages so that the encoding runs on the submitting thread, not the writer.
+// A callback told "ok" means what the store's StoreOptions::sync_full says: with FULL the group's commit
+// (one fdatasync of the WAL for the whole group) is on disk.
 //
-// With sync_wal, durability does not wait in line: the store should use sync_full=false (commits are
-// written to the WAL without an fsync), and a second thread fdatasyncs the WAL file after each commit,
-// once for everything committed so far, before it calls that commit's callbacks. The writer meanwhile
-// commits the next group, so the fsync overlaps the next group's inserts instead of stalling them. A
-// callback told "ok" then means what synchronous=FULL means: the commit is on disk. Callbacks then run
-// on that sync thread, still exactly once each and in submission order.
+// A message is either prepared by the submitter (submit(PreparedMessage): the encoding runs on the
+// submitting thread) or by the writer itself (submit(Prepare)): `prepare` then runs on the writer thread,
+// in submission order, just before the transaction of its group. The latter is for small messages, whose
+// parsing and encoding cost less than handing them from thread to thread; `prepare` must not use anything
+// that may be gone before the writer is (it can run while the destructor drains the queue).
 class BatchWriter {
  public:
   // The outcome: the message's seq (MessageRow::seq) once committed, else the error.
   using Done = std::function<void(const core::Result<int64_t>&)>;
-  BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512, bool sync_wal = false);
+  // Makes the message to insert; an error (or an exception, reported as "internal") is given to the
+  // message's `done` instead, in order, and the rest of its group commits.
+  using Prepare = std::function<core::Result<PreparedMessage>()>;
+  explicit BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512);
   ~BatchWriter();
   void submit(PreparedMessage message, Done done);
   // Prepares on the caller's thread, then queues. If preparing fails the message is queued with that
   // error and committed with nothing: its callback gets the error, on the writer thread, in order.
   void submit(NewMessage message, Done done);
+  // Queues a message that the writer thread prepares (see above).
+  void submit(Prepare prepare, Done done);
   // Queues the reports of one or more messages to be written with the next group (Store::put_reports
-  // semantics: a message that is gone is skipped). done(0) once committed (and, with sync_wal, synced),
+  // semantics: a message that is gone is skipped). done(0) once committed,
   // else done(error); same thread and ordering rules as messages. Reports do not count in pending().
   void submit_reports(std::vector<MessageReports> reports, Done done);
   // Messages queued and not yet committed (for /readyz and backpressure).

@@ -1,22 +1,20 @@
 // NAME
 //   writer.cpp - BatchWriter: the single writer thread that commits queued messages in groups.
 // CONTRACT
-//   See store.h. Each batch is everything queued when the writer wakes (up to max_batch), committed with
-//   one Store::insert_prepared() call; then every message's callback gets that call's outcome, so a
-//   callback is never told "ok" for a message whose transaction did not commit. Callbacks run on the
-//   writer thread, exactly once each, in submission order. Messages arrive already encoded
-//   (prepare_message() ran on the submitting thread): the writer thread only binds, steps and commits.
-//   A message whose preparation failed (submit(NewMessage)) rides in its batch without being inserted
-//   and its callback gets that error.
-//   With sync_wal, a committed batch's callbacks go to the sync thread instead, which fdatasyncs the WAL
-//   (one call for every batch that is waiting) before calling them; see store.h.
-#include <fcntl.h>
-#include <unistd.h>
-
+//   See store.h. Each batch is everything queued when the writer wakes (up to max_batch): the writer
+//   first runs the `prepare` of the items that have one, in order, then commits the batch with one
+//   Store::insert_prepared() call; then every message's callback gets that call's outcome, so a callback
+//   is never told "ok" for a message whose transaction did not commit. Callbacks run on the writer
+//   thread, exactly once each, in submission order. An item whose preparation failed (submit(NewMessage)
+//   or a failed `prepare`) rides in its batch without being inserted and its callback gets that error.
+//   Durability is the store's synchronous setting: with FULL, SQLite fdatasyncs the WAL inside the
+//   commit, once per group, on this thread. (A separate fsync thread overlapped the sync with the next
+//   group, but on this VM its hand-offs cost more than they saved: see bench/RESULTS.md.)
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -31,6 +29,7 @@ struct BatchWriter::Impl {
     Done done;
     std::optional<core::Error> failed;  // preparation failed: not inserted, done(*failed)
     std::optional<std::vector<MessageReports>> reports;  // set: a reports item (no message), done(0)
+    Prepare prepare;                    // set: run on the writer thread to make `message` (or `failed`)
   };
 
   std::unique_ptr<Store> store;
@@ -41,22 +40,6 @@ struct BatchWriter::Impl {
   bool stopping = false;                // guarded by mu
   std::atomic<std::size_t> pending{0};  // queued + being committed
   std::thread thread;
-
-  // The sync thread (sync_wal): committed batches whose callbacks wait for the WAL fsync.
-  struct Committed {
-    std::vector<Done> dones;
-    std::vector<std::optional<core::Error>> failed;
-    std::vector<int64_t> seqs;  // per callback: the message's seq (0 when it was not inserted)
-    core::Result<void> result;
-  };
-  bool sync_wal = false;
-  std::string wal_path;
-  int wal_fd = -1;
-  std::mutex sync_mu;
-  std::condition_variable sync_cv;
-  std::deque<Committed> to_sync;        // guarded by sync_mu
-  bool sync_stopping = false;           // guarded by sync_mu
-  std::thread sync_thread;
 
   static void call(Done& done, const std::optional<core::Error>& failed, const core::Result<void>& result,
                    int64_t seq) {
@@ -74,32 +57,20 @@ struct BatchWriter::Impl {
     }
   }
 
-  // Makes everything written to the WAL so far durable. The WAL file keeps its inode while the writer's
-  // connection is open (SQLite resets it in place after checkpoints), so one descriptor serves.
-  core::Result<void> sync_wal_file() {
-    if (wal_fd < 0) wal_fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (wal_fd < 0) return core::make_error("io", "cannot open " + wal_path + " to fsync it");
-    if (::fdatasync(wal_fd) != 0) return core::make_error("io", "fdatasync of " + wal_path + " failed");
-    return {};
-  }
-
-  void sync_run() {
-    std::deque<Committed> work;
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lock(sync_mu);
-        sync_cv.wait(lock, [&] { return sync_stopping || !to_sync.empty(); });
-        if (to_sync.empty()) return;  // stopping and drained
-        work.swap(to_sync);
+  static void run_prepare(Item& item) {
+    Prepare prepare = std::move(item.prepare);
+    item.prepare = nullptr;
+    try {
+      auto made = prepare();
+      if (made.ok()) {
+        item.message = std::move(made).value();
+      } else {
+        item.failed = made.error();
       }
-      bool any_ok = false;
-      for (const Committed& c : work) any_ok = any_ok || c.result.ok();
-      core::Result<void> synced = any_ok ? sync_wal_file() : core::Result<void>();
-      for (Committed& c : work) {
-        const core::Result<void>& outcome = (c.result.ok() && !synced.ok()) ? synced : c.result;
-        for (std::size_t i = 0; i < c.dones.size(); ++i) call(c.dones[i], c.failed[i], outcome, c.seqs[i]);
-      }
-      work.clear();
+    } catch (const std::exception& e) {
+      item.failed = core::make_error("internal", std::string("preparing the message failed: ") + e.what());
+    } catch (...) {
+      item.failed = core::make_error("internal", "preparing the message failed");
     }
   }
 
@@ -125,7 +96,8 @@ struct BatchWriter::Impl {
       pointers.clear();
       report_pointers.clear();
       std::size_t report_items = 0;
-      for (const Item& item : batch) {
+      for (Item& item : batch) {
+        if (item.prepare) run_prepare(item);
         if (item.reports) {
           for (const MessageReports& r : *item.reports) report_pointers.push_back(&r);
           ++report_items;
@@ -144,38 +116,24 @@ struct BatchWriter::Impl {
         }
       }
       pending.fetch_sub(batch.size() - report_items, std::memory_order_relaxed);
-      if (sync_wal) {
-        Committed c;
-        c.dones.reserve(batch.size());
-        c.failed.reserve(batch.size());
-        for (Item& item : batch) {
-          c.dones.push_back(std::move(item.done));
-          c.failed.push_back(std::move(item.failed));
-        }
-        c.seqs = seqs;
-        c.result = result;
-        {
-          std::lock_guard<std::mutex> lock(sync_mu);
-          to_sync.push_back(std::move(c));
-        }
-        sync_cv.notify_one();
-      } else {
-        for (std::size_t i = 0; i < batch.size(); ++i) call(batch[i].done, batch[i].failed, result, seqs[i]);
-      }
+      for (std::size_t i = 0; i < batch.size(); ++i) call(batch[i].done, batch[i].failed, result, seqs[i]);
       batch.clear();  // release message memory before sleeping
     }
   }
+
+  void enqueue(Item item, bool counts) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      queue.push_back(std::move(item));
+      if (counts) pending.fetch_add(1, std::memory_order_relaxed);
+    }
+    cv.notify_one();
+  }
 };
 
-BatchWriter::BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch, bool sync_wal)
-    : impl_(std::make_unique<Impl>()) {
+BatchWriter::BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch) : impl_(std::make_unique<Impl>()) {
   impl_->store = std::move(store);
   impl_->max_batch = std::max<std::size_t>(max_batch, 1);
-  impl_->sync_wal = sync_wal && impl_->store;
-  if (impl_->sync_wal) {
-    impl_->wal_path = impl_->store->wal_path();
-    impl_->sync_thread = std::thread([impl = impl_.get()] { impl->sync_run(); });
-  }
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
@@ -186,24 +144,10 @@ BatchWriter::~BatchWriter() {
   }
   impl_->cv.notify_one();
   impl_->thread.join();
-  if (impl_->sync_thread.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(impl_->sync_mu);
-      impl_->sync_stopping = true;
-    }
-    impl_->sync_cv.notify_one();
-    impl_->sync_thread.join();
-  }
-  if (impl_->wal_fd >= 0) ::close(impl_->wal_fd);
 }
 
 void BatchWriter::submit(PreparedMessage message, Done done) {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->queue.push_back(Impl::Item{std::move(message), std::move(done), std::nullopt, std::nullopt});
-    impl_->pending.fetch_add(1, std::memory_order_relaxed);
-  }
-  impl_->cv.notify_one();
+  impl_->enqueue(Impl::Item{std::move(message), std::move(done), std::nullopt, std::nullopt, nullptr}, true);
 }
 
 void BatchWriter::submit(NewMessage message, Done done) {
@@ -212,21 +156,16 @@ void BatchWriter::submit(NewMessage message, Done done) {
     submit(std::move(prepared).value(), std::move(done));
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->queue.push_back(Impl::Item{PreparedMessage{}, std::move(done), prepared.error(), std::nullopt});
-    impl_->pending.fetch_add(1, std::memory_order_relaxed);
-  }
-  impl_->cv.notify_one();
+  impl_->enqueue(Impl::Item{PreparedMessage{}, std::move(done), prepared.error(), std::nullopt, nullptr}, true);
+}
+
+void BatchWriter::submit(Prepare prepare, Done done) {
+  impl_->enqueue(Impl::Item{PreparedMessage{}, std::move(done), std::nullopt, std::nullopt, std::move(prepare)},
+                 true);
 }
 
 void BatchWriter::submit_reports(std::vector<MessageReports> reports, Done done) {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    Impl::Item item{PreparedMessage{}, std::move(done), std::nullopt, std::move(reports)};
-    impl_->queue.push_back(std::move(item));
-  }
-  impl_->cv.notify_one();
+  impl_->enqueue(Impl::Item{PreparedMessage{}, std::move(done), std::nullopt, std::move(reports), nullptr}, false);
 }
 
 std::size_t BatchWriter::pending() const { return impl_->pending.load(std::memory_order_relaxed); }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1417,49 +1418,68 @@ TEST(BatchWriterTest, FailedPreparedBatchReportsErrorToEveryMessageInIt) {
 namespace mailjar::store {
 namespace {
 
-// With sync_wal the callbacks come from the sync thread after the WAL fsync: still exactly once each, in
-// submission order, all ok, and everything is stored and readable from another connection.
-TEST(BatchWriterSyncWalTest, EveryCallbackOnceInOrderAfterTheWalSync) {
+// submit(Prepare): the writer runs each `prepare` on its own thread, in submission order with messages
+// prepared by their submitters; a failed or throwing `prepare` reaches only its own callback, and the
+// rest of its group commits, durably (synchronous FULL) and readable from another connection.
+TEST(BatchWriterTest, PrepareRunsOnTheWriterThreadInSubmissionOrder) {
   TempDir tmp;
   int64_t inbox;
   core::IdGenerator ids;
   std::mutex mu;
-  std::vector<std::string> order;
-  std::vector<std::string> submitted;
-  std::atomic<int> failures{0};
-  std::set<std::thread::id> callback_threads;
+  std::vector<std::string> prepared_order;  // ids in the order their prepare ran
+  std::vector<std::string> order;           // ids (or error codes) in the order of the callbacks
+  std::vector<std::string> expected;
+  std::set<std::thread::id> prepare_threads, callback_threads;
   {
-    StoreOptions o;
-    o.data_dir = tmp.path();
-    o.sync_full = false;  // as the server opens its writer
-    auto opened = Store::open(o);
-    ASSERT_TRUE(opened.ok());
-    auto store = std::move(opened.value());
+    auto store = open_or_die(tmp.path());
     inbox = store->default_inbox()->id;
-    const std::string wal = store->wal_path();
-    EXPECT_EQ(wal, (std::filesystem::path(tmp.path()) / "mailjar.db-wal").string());
-    BatchWriter writer(std::move(store), 16, /*sync_wal=*/true);
-    for (int i = 0; i < 500; ++i) {
-      NewMessage m = make_message(ids, inbox, core::now_unix_ms(), "w" + std::to_string(i));
+    BatchWriter writer(std::move(store), 16);
+    for (int i = 0; i < 300; ++i) {
+      NewMessage m = make_message(ids, inbox, core::now_unix_ms(), "p" + std::to_string(i));
       const std::string id = m.id;
-      submitted.push_back(id);
-      writer.submit(std::move(m), [&, id](const core::Result<int64_t>& r) {
-        if (!r.ok()) ++failures;
+      auto on_done = [&, id](const core::Result<int64_t>& r) {
         std::lock_guard<std::mutex> lock(mu);
-        order.push_back(id);
+        order.push_back(r.ok() ? (r.value() > 0 ? id : "zero-seq") : r.error().code + ":" + id);
         callback_threads.insert(std::this_thread::get_id());
-      });
+      };
+      if (i % 3 == 0) {  // prepared by the submitter
+        expected.push_back(id);
+        writer.submit(std::move(m), on_done);
+        continue;
+      }
+      const int kind = i % 50 == 1 ? 1 : i % 50 == 2 ? 2 : 0;  // 1: fails, 2: throws
+      expected.push_back(kind == 1 ? "invalid:" + id : kind == 2 ? "internal:" + id : id);
+      auto message = std::make_shared<NewMessage>(std::move(m));
+      writer.submit(
+          [&, message, id, kind]() -> core::Result<PreparedMessage> {
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              prepared_order.push_back(id);
+              prepare_threads.insert(std::this_thread::get_id());
+            }
+            if (kind == 1) return core::make_error("invalid", "refused by the test");
+            if (kind == 2) throw std::runtime_error("thrown by the test");
+            return prepare_message(std::move(*message));
+          },
+          on_done);
     }
-    EXPECT_TRUE(std::filesystem::exists(wal));
-  }  // drains the writer, then the sync thread
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(order, submitted);
-  EXPECT_EQ(callback_threads.size(), 1u);
-  EXPECT_EQ(callback_threads.count(std::this_thread::get_id()), 0u);
+  }  // drains the writer
+  EXPECT_EQ(order, expected);
+  std::vector<std::string> expected_prepared;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (i % 3 != 0) expected_prepared.push_back(expected[i].substr(expected[i].find(':') + 1));
+  }
+  EXPECT_EQ(prepared_order, expected_prepared);
+  EXPECT_EQ(prepare_threads.size(), 1u);
+  EXPECT_EQ(prepare_threads, callback_threads) << "prepare and callbacks both run on the writer thread";
+  EXPECT_EQ(prepare_threads.count(std::this_thread::get_id()), 0u);
   auto reader = open_or_die(tmp.path());
   auto count = reader->count_messages(inbox);
   ASSERT_TRUE(count.ok());
-  EXPECT_EQ(count.value(), 500);
+  int64_t ok = 0;
+  for (const std::string& e : expected) ok += e.find(':') == std::string::npos ? 1 : 0;
+  EXPECT_EQ(count.value(), ok);
+  EXPECT_EQ(ok, 300 - 8) << "4 failing and 4 throwing prepares (i % 50 == 1 or 2, not prepared by the submitter)";
 }
 
 
@@ -1544,7 +1564,7 @@ TEST(BatchWriterTest, ReportsCommitWithMessagesInSubmissionOrder) {
   {
     auto store = open_or_die(tmp.path());
     inbox = store->default_inbox()->id;
-    BatchWriter writer(std::move(store), 512, /*sync_wal=*/true);
+    BatchWriter writer(std::move(store), 512);
     for (int i = 0; i < 200; ++i) {
       NewMessage m = make_message(ids, inbox, 1000 + i, "r" + std::to_string(i));
       const std::string id = m.id;
