@@ -16,7 +16,7 @@
 //   reports are written through the BatchWriter with the next group commit (one writer, no lock
 //   contention; the background thread hands over up to 64 messages' reports at a time) and replace
 //   earlier reports of the same analyzers. After they commit, on_reports is
-//   called (on the writer's or sync thread: it must not block). An analyzer's failure is a report with
+//   called (on the writer's thread: it must not block). An analyzer's failure is a report with
 //   verdict "error", never an ingest failure. Thread-safe. The destructor stops the background thread
 //   and drops what is still queued (it can be analysed on demand later).
 #pragma once
