@@ -20,6 +20,7 @@ MAILJAR_BIN selects the binary (default ./build/server/mailjar).
 import argparse
 import base64
 import http.client
+import json
 import os
 import random
 import shutil
@@ -44,6 +45,28 @@ def free_port():
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def start_server(binary, data):
+    """Starts mailjar on free loopback ports with its data in `data`; returns (proc, smtp_port, http_port)
+    once its HTTP port accepts connections (or after 10 s)."""
+    smtp_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen([binary, "serve", "--smtp", f"{HOST}:{smtp_port}", "--http", f"{HOST}:{http_port}",
+                             "--data-dir", data, "--log-level", "error"])
+    for _ in range(100):
+        try:
+            socket.create_connection((HOST, http_port)).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, smtp_port, http_port
+
+
+def stored_total(http_port):
+    """How many messages the default inbox holds."""
+    conn = http.client.HTTPConnection(HOST, http_port)
+    conn.request("GET", "/api/v1/messages?limit=1")
+    return json.loads(conn.getresponse().read())["total"]
 
 
 def rss_kib(pid):
@@ -176,19 +199,9 @@ def main():
 
     binary = os.environ.get("MAILJAR_BIN", "./build/server/mailjar")
     data = args.keep or tempfile.mkdtemp(prefix="mailjar-api-bench-")
-    smtp_port, http_port = free_port(), free_port()
-    proc = subprocess.Popen([binary, "serve", "--smtp", f"{HOST}:{smtp_port}", "--http", f"{HOST}:{http_port}",
-                             "--data-dir", data, "--log-level", "error"])
+    proc, smtp_port, http_port = start_server(binary, data)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection((HOST, http_port)).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        conn = http.client.HTTPConnection(HOST, http_port)
-        conn.request("GET", "/api/v1/messages?limit=1")
-        have = __import__("json").loads(conn.getresponse().read())["total"]
+        have = stored_total(http_port)
         if have < args.messages:
             secs = fill(smtp_port, args.messages - have)
             print(f"filled {args.messages - have} messages over SMTP in {secs:.1f} s "

@@ -15,12 +15,10 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_scale  # noqa: E402  (same folder: the message generator and helpers)
@@ -37,20 +35,9 @@ def main():
 
     binary = os.environ.get("MAILJAR_BIN", "./build/server/mailjar")
     data = args.keep or tempfile.mkdtemp(prefix="mailjar-ui-bench-")
-    smtp_port, http_port = api_scale.free_port(), api_scale.free_port()
-    proc = subprocess.Popen([binary, "serve", "--smtp", f"{HOST}:{smtp_port}", "--http", f"{HOST}:{http_port}",
-                             "--data-dir", data, "--log-level", "error"])
+    proc, smtp_port, http_port = api_scale.start_server(binary, data)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection((HOST, http_port)).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        import http.client
-        conn = http.client.HTTPConnection(HOST, http_port)
-        conn.request("GET", "/api/v1/messages?limit=1")
-        have = json.loads(conn.getresponse().read())["total"]
+        have = api_scale.stored_total(http_port)
         if have < args.messages:
             secs = api_scale.fill(smtp_port, args.messages - have)
             print(f"filled {args.messages - have} messages in {secs:.1f} s", flush=True)
