@@ -19,6 +19,7 @@
 #include "core/id.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "tests/unit/testing.h"
 
 namespace mailjar::http {
 namespace {
@@ -28,26 +29,17 @@ using nlohmann::json;
 // 2026-11-23T10:00:00.123Z
 constexpr int64_t kBaseMs = 1795428000123;
 
-class ApiTest : public testing::Test {
+class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/mailjar-http-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
     store::StoreOptions options;
-    options.data_dir = dir_;
+    options.data_dir = dir_.str();
     auto opened = store::Store::open(options);
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store_ = std::move(opened).value();
     auto inbox = store_->default_inbox();
     ASSERT_TRUE(inbox.ok()) << inbox.error().message;
     default_inbox_ = inbox.value();
-  }
-
-  void TearDown() override {
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
 
   // Inserts one message and returns its ID.
@@ -111,7 +103,7 @@ class ApiTest : public testing::Test {
     return c;
   }
   Api api_{context([this] { return pending_; })};
-  std::string dir_;
+  mailjar::testing::TempDir dir_{"mailjar-http-test"};  // declared first: removed after the store closes
   std::unique_ptr<store::Store> store_;
   store::Inbox default_inbox_;
   core::IdGenerator ids_;

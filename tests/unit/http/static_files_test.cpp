@@ -18,6 +18,7 @@
 
 #include "http/api.h"
 #include "store/store.h"
+#include "tests/unit/testing.h"
 
 #ifndef MAILJAR_WEB_DIR
 #error "MAILJAR_WEB_DIR must name the web/ source directory"
@@ -120,23 +121,14 @@ TEST(StaticFilesTest, EtagMatching) {
 
 // ---- the UI routes of the Api ---------------------------------------------------------------------------
 
-class UiRoutesTest : public testing::Test {
+class UiRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/mailjar-ui-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
     store::StoreOptions options;
-    options.data_dir = dir_;
+    options.data_dir = dir_.str();
     auto opened = store::Store::open(options);
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store_ = std::move(opened).value();
-  }
-
-  void TearDown() override {
-    store_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   Response call(const Api& api, const std::string& target,
@@ -155,7 +147,7 @@ class UiRoutesTest : public testing::Test {
     return "";
   }
 
-  std::string dir_;
+  mailjar::testing::TempDir dir_{"mailjar-ui-test"};  // declared first: removed after the store closes
   std::unique_ptr<store::Store> store_;
 };
 
