@@ -5,6 +5,7 @@ byte for byte).
 Everything here talks to loopback only and every socket operation has a timeout.
 """
 
+import json
 import os
 import re
 import smtplib
@@ -67,6 +68,14 @@ def unverified_tls_context():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def api_call(server, method, path, body=None):
+    """One HTTP API call with an optional JSON body; returns (status, parsed JSON or the raw bytes)."""
+    data = json.dumps(body).encode() if body is not None else None
+    status, _, raw = server.http_request(method, path, body=data,
+                                         headers={"Content-Type": "application/json"} if data else {})
+    return status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
 
 
 def token():

@@ -18,7 +18,7 @@ import json
 import pytest
 
 from browser import NPM_DIR, assert_screenshots, needs_browser, run_script
-from helpers import smtplib_send, token
+from helpers import api_call, smtplib_send, token
 
 RUN_TIMEOUT_S = 120.0  # one whole run of the script (each wait in it gives up after 15 s)
 HOSTILE_FROM = '<img src=x onerror="window.__pwned=1">'
@@ -49,13 +49,6 @@ def _send(server, raw):
         return smtplib_send(client, "alice@example.com", ["bob@example.org"], raw)
 
 
-def _api(server, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    status, _, raw = server.http_request(method, path, body=data,
-                                         headers={"Content-Type": "application/json"} if data else {})
-    return status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
-
-
 def _headers_report(answer):
     """The "headers" report of an analysis answer, or None."""
     return next((r for r in answer.get("Reports", []) if r.get("Analyzer") == "headers"), None)
@@ -70,18 +63,18 @@ def _answer(server, record):
     name, mid = record["ask"], record.get("id", "")
     path = f"/api/v1/message/{mid}/analysis"
     if name in ("analysis posted from outside the page", "analysis posted again from outside the page"):
-        status, answer = _api(server, "POST", path)
+        status, answer = api_call(server, "POST", path)
         report = _headers_report(answer) if status == 200 else None
         ids = _finding_ids(report)
         ok = report is not None and "date.missing" in ids and "message_id.missing" in ids
         return {"ok": ok, "why": f"POST -> {status}: {answer}", "summary": (report or {}).get("Summary", "")}
     if name == "server stored the report the page asked for":
-        status, answer = _api(server, "GET", path)
+        status, answer = api_call(server, "GET", path)
         ids = _finding_ids(_headers_report(answer) if status == 200 else None)
         return {"ok": "date.missing" in ids, "why": f"GET -> {status}: {answer}"}
     if name == "message deleted behind the page":
-        status, answer = _api(server, "DELETE", "/api/v1/messages", {"IDs": [mid]})
-        gone, _ = _api(server, "GET", f"/api/v1/message/{mid}")
+        status, answer = api_call(server, "DELETE", "/api/v1/messages", {"IDs": [mid]})
+        gone, _ = api_call(server, "GET", f"/api/v1/message/{mid}")
         return {"ok": status == 200 and gone == 404, "why": f"DELETE -> {status} {answer}, GET -> {gone}"}
     return {"ok": False, "why": f"unknown step {name}"}
 
@@ -104,13 +97,13 @@ def test_analysis_tab_live_run_errors_and_hostile_evidence(make_server, tmp_path
 
     # Preconditions the page is checked against: no background analysis on the first server, the
     # hostile From quoted (markup and all) in from.unparseable, and no analyzers on the second.
-    status, answer = _api(queued, "GET", f"/api/v1/message/{live_id}/analysis")
+    status, answer = api_call(queued, "GET", f"/api/v1/message/{live_id}/analysis")
     assert status == 200 and answer["Analyzers"] == ["headers"] and answer["Reports"] == [], answer
-    status, answer = _api(queued, "POST", f"/api/v1/message/{hostile_id}/analysis")
+    status, answer = api_call(queued, "POST", f"/api/v1/message/{hostile_id}/analysis")
     assert status == 200, answer
     unparseable = [f for f in _headers_report(answer)["Findings"] if f["ID"] == "from.unparseable"]
     assert len(unparseable) == 1 and "<img" in unparseable[0]["Evidence"], answer
-    status, answer = _api(none, "GET", f"/api/v1/message/{none_id}/analysis")
+    status, answer = api_call(none, "GET", f"/api/v1/message/{none_id}/analysis")
     assert status == 200 and answer["Analyzers"] == [] and answer["Reports"] == [], answer
 
     shots = tmp_path / "screenshots"

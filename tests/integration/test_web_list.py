@@ -8,12 +8,11 @@ creates and deletes an inbox, switches inbox through the picker and checks the l
 each change it asks this driver (an {"ask": ...} line) to confirm the server's state over the API, and
 gets one JSON answer line on stdin. Screenshots go to the test's tmp dir."""
 
-import json
 
 import pytest
 
 from browser import NPM_DIR, assert_screenshots, needs_browser, run_script
-from helpers import smtplib_send, token
+from helpers import api_call, smtplib_send, token
 
 RUN_TIMEOUT_S = 120.0      # one whole run of the script (each wait in it gives up after 15 s)
 PAGED_MESSAGES = 70        # more than one page of 50
@@ -35,13 +34,6 @@ def _message(subject, sender="Alice Sender <alice@example.com>"):
             f"Message-ID: <{token()}@mailjar.test>\r\n\r\nHello from the web list test.\r\n").encode("utf-8")
 
 
-def _api(server, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    status, _, raw = server.http_request(method, path, body=data,
-                                         headers={"Content-Type": "application/json"} if data else {})
-    return status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
-
-
 def _answer(server, record):
     """Checks the server state the script asks about; returns the answer object."""
     name = record["ask"]
@@ -54,14 +46,14 @@ def _answer(server, record):
                 return {"ok": False, "why": f"{mid} still exists on the server"}
         return {"ok": True}
     if name == "credentials":
-        status, inbox = _api(server, "GET", "/api/v1/inboxes/default")
+        status, inbox = api_call(server, "GET", "/api/v1/inboxes/default")
         return {"ok": status == 200, "why": status, **inbox.get("SMTP", {})}
     if name == "inbox created":
-        status, inboxes = _api(server, "GET", "/api/v1/inboxes")
+        status, inboxes = api_call(server, "GET", "/api/v1/inboxes")
         match = [i for i in inboxes if i["Name"] == record["name"] and i["Project"] == "default"]
         return {"ok": len(match) == 1, "why": [i["Name"] for i in inboxes], "slug": match[0]["Slug"] if match else ""}
     if name == "inbox deleted":
-        status, _ = _api(server, "GET", f"/api/v1/inboxes/{record['slug']}")
+        status, _ = api_call(server, "GET", f"/api/v1/inboxes/{record['slug']}")
         return {"ok": status == 404, "why": f"GET inbox -> {status}"}
     return {"ok": False, "why": f"unknown question {name}"}
 
@@ -77,7 +69,7 @@ def test_list_search_bulk_keyboard_settings_paging(make_server, tmp_path):
             smtplib_send(client, "alice@example.com", ["bob@example.org"], _message(f"Msg {i:02d} {tok}"))
         smtplib_send(client, "carol@example.net", ["bob@example.org"],
                      _message(f"Invoice {tok}", sender="Carol <carol@example.net>"))
-    status, other = _api(server, "POST", "/api/v1/inboxes", {"Project": "default", "Name": "other"})
+    status, other = api_call(server, "POST", "/api/v1/inboxes", {"Project": "default", "Name": "other"})
     assert status == 201 and other["Slug"] == "other", other
     with server.smtp() as client:
         client.login(other["SMTP"]["Username"], other["SMTP"]["Password"])
