@@ -415,6 +415,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::seconds timeout() const { return std::chrono::seconds(listener_->limits().read_timeout_s); }
 
   void do_read() {
+    awaiting_request_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(listener_->limits().max_header_bytes));
     parser_->body_limit(static_cast<std::uint64_t>(listener_->limits().max_body_bytes));
@@ -450,7 +451,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(error_code ec, std::size_t /*bytes*/) {
-    if (ec == bhttp::error::end_of_stream) return do_close();
+    awaiting_request_ = false;
+    if (ec == bhttp::error::end_of_stream) {
+      peer_finished_ = true;
+      return do_close();
+    }
     if (ec == bhttp::error::body_limit) {
       return send(error_response(413, "request body too large", "payload_too_large"), true);
     }
@@ -522,7 +527,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_watch(error_code ec, std::size_t bytes) {
     if (!ec) buffer_.commit(bytes);
-    if (!watching_) return;  // the reply came first and cancelled the watch
+    if (!watching_) {
+      // The reply came first and cancelled the watch, but the watch had already read the client's end of
+      // stream (its completion queued behind the reply on the strand). The socket reports an end of
+      // stream only once: Asio's edge-triggered reactor waits for a new readiness edge after a read that
+      // returned 0 bytes, so a later read would wait until its timeout. Hence it is remembered here: a
+      // write in flight closes after it, and a read for the next request already waiting is cancelled,
+      // which ends the session and closes the socket.
+      if (ec == net::error::eof) {
+        peer_finished_ = true;
+        if (awaiting_request_) {
+          error_code ignored;
+          stream_.socket().cancel(ignored);
+        }
+      }
+      return;
+    }
     watching_ = false;
     if (!ec) return;
     if (cancel_) cancel_->fire();
@@ -585,15 +605,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_write(error_code ec, std::size_t /*bytes*/) {
     if (ec) return;
     res_ = {};
-    if (close_after_write_) return do_close();
+    if (close_after_write_ || peer_finished_) return do_close();
     do_read();
   }
 
-  // Half-closes, then drains what the peer still sends (bounded), then closes.
+  // Half-closes, then drains what the peer still sends (bounded), then closes; at once when the peer has
+  // finished sending (its end of stream would not be reported a second time, see on_watch).
   void do_close() {
     error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) {
+    if (ec || peer_finished_) {
       stream_.close();
       return;
     }
@@ -626,7 +647,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<CancelSignal> cancel_;  // of the request being answered
   bool watching_ = false;                 // a watch read is pending (see do_watch)
-  bool peer_finished_ = false;            // the watch read saw the client's end of stream
+  bool peer_finished_ = false;            // a read saw the client's end of stream
+  bool awaiting_request_ = false;         // a read for the next request is pending (do_read to on_read)
   bhttp::response<bhttp::string_body> res_;  // the one write in flight
   std::shared_ptr<Listener> listener_;
   const bool counted_;

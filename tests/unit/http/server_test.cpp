@@ -529,6 +529,29 @@ TEST_F(ServerTest, PeerHalfCloseEndsTheSession) {
   EXPECT_TRUE(client.sees_close());
 }
 
+// A client that half-closes right after its request (nc -N): the server sees the end of stream while the
+// handler works, and the reply and that end of stream reach the connection's strand in either order.
+// Either way the answer arrives and then the connection closes. Repeated, because the order is up to the
+// scheduler; two io threads and a reply from another thread give both orders.
+TEST_F(ServerTest, HalfCloseRightAfterTheRequestStillGetsTheAnswerAndTheClose) {
+  start(HttpLimits{}, [this](Request request, std::function<void(Response)> reply) {
+    if (request.target == "/inline") return reply(echo(request));
+    std::lock_guard lock(helpers_mu_);
+    helpers_.emplace_back([request = std::move(request), reply = std::move(reply)] { reply(echo(request)); });
+  });
+  for (int i = 0; i < 100; ++i) {
+    for (const std::string target : {"/inline", "/thread"}) {
+      Client client(port_);
+      ASSERT_TRUE(client.send(get(target)));
+      client.shutdown_write();
+      auto response = client.read_response();
+      ASSERT_TRUE(response.has_value()) << target << " round " << i;
+      EXPECT_EQ(response->status, 200);
+      ASSERT_TRUE(client.sees_close()) << target << " round " << i;
+    }
+  }
+}
+
 TEST_F(ServerTest, StopClosesListenerAndOpenConnections) {
   start_echo();
   Client open(port_);
