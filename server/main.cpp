@@ -149,6 +149,9 @@ int run_serve(const config::ServeOptions& o) {
   // BatchWriter). Other connections (API writes, the CLI) keep FULL.
   store::StoreOptions wo = so;
   wo.sync_full = o.sync_full;
+  // The writer stores messages without indexing them and indexes when it has no mail to commit: the
+  // full-text work leaves the path to the 250 (store.h, WriterIndexing; searches catch up themselves).
+  wo.index_lag = true;
   auto writer_store = store::Store::open(wo);
   if (!writer_store.ok()) return fail("cannot open the data directory: " + writer_store.error().message);
 

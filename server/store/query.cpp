@@ -826,6 +826,7 @@ CompiledQuery compile_query(const std::vector<QueryTerm>& terms) {
         if (term.negated) {
           conditions.emplace_back("m.seq NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)");
           out.params.emplace_back(std::move(expr));
+          out.full_text = true;
         } else {
           fts_parts.push_back(std::move(expr));
         }
@@ -866,6 +867,7 @@ CompiledQuery compile_query(const std::vector<QueryTerm>& terms) {
     }
   }
 
+  if (!fts_parts.empty()) out.full_text = true;
   for (std::size_t k = 0; k < fts_parts.size(); ++k) {
     if (k) out.fts_match += " AND ";
     out.fts_match += fts_parts[k];

@@ -96,6 +96,9 @@ struct CompiledQuery {
   // Uses only positional "?" placeholders, bound in order from `params`.
   std::string where;
   std::vector<SqlValue> params;
+  // Whether fts_match or `where` reads messages_fts: Store brings the index up to date first (it may lag
+  // behind the messages, see schema 004_index_lag.sql).
+  bool full_text = false;
 };
 
 // Never fails: every term from parse_query() compiles. A term whose text has no token characters

@@ -86,6 +86,11 @@ enum Stmt : int {
   kReportPut,
   kReportsGet,
   kUnanalysed,
+  kIndexLine,
+  kIndexTodo,
+  kIndexLineSet,
+  kSyncNormal,
+  kSyncFull,
   kStmtCount
 };
 
@@ -142,6 +147,11 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "SELECT analyzer, verdict, report, created_ms FROM message_reports WHERE seq = ?1 ORDER BY analyzer",
     "SELECT m.inbox_id, m.id FROM messages m WHERE NOT EXISTS (SELECT 1 FROM message_reports r WHERE r.seq = m.seq) "
     "ORDER BY m.seq DESC LIMIT ?1",
+    "SELECT (SELECT indexed_seq FROM index_state WHERE id = 1), (SELECT coalesce(max(seq), 0) FROM messages)",
+    "SELECT seq, index_data FROM message_raw WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    "UPDATE index_state SET indexed_seq = ?1 WHERE id = 1",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA synchronous = FULL",
 };
 
 #undef MAILJAR_INBOX_COLUMNS
@@ -674,6 +684,9 @@ struct Store::Impl {
   // Reused across batches.
   std::vector<int64_t> seqs;
   std::vector<const NewMessage*> batch_messages;
+  std::string index_plain;  // scratch: decompressed index_data
+  bool sync_full = true;    // StoreOptions::sync_full
+  bool index_lag = false;   // StoreOptions::index_lag
 
   ~Impl() {
     for (sqlite3_stmt* s : stmts) sqlite3_finalize(s);
@@ -969,21 +982,106 @@ struct Store::Impl {
     return seq;
   }
 
-  // Adds the message to the full-text index under `seq`.
-  Result<void> index_row(int64_t seq, const NewMessage& m, const PreparedMessage& p) {
-    auto s = stmt(kFtsInsert);
+  // Inside the open write transaction: adds up to `limit` (all when negative) messages above index_state's
+  // line to messages_fts, oldest first, from their stored index_data, and moves the line past them.
+  // Returns how many were indexed.
+  Result<int64_t> index_above_line(int64_t limit) {
+    auto line = index_line();
+    if (!line) return line.error();
+    int64_t last = line->first;
+    int64_t done = 0;
+    {
+      auto todo = stmt(kIndexTodo);
+      if (!todo) return todo.error();
+      Use use_todo(*todo);
+      sqlite3_bind_int64(*todo, 1, last);
+      sqlite3_bind_int64(*todo, 2, limit);
+      auto insert = stmt(kFtsInsert);
+      if (!insert) return insert.error();
+      int rc;
+      while ((rc = sqlite3_step(*todo)) == SQLITE_ROW) {
+        const int64_t seq = sqlite3_column_int64(*todo, 0);
+        const void* blob = sqlite3_column_blob(*todo, 1);
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(*todo, 1));
+        const unsigned long long content = blob ? ZSTD_getFrameContentSize(blob, size) : ZSTD_CONTENTSIZE_ERROR;
+        if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN || content > (1ull << 31)) {
+          return core::make_error("corrupt", "index data of message " + std::to_string(seq) + " is malformed");
+        }
+        index_plain.resize(static_cast<std::size_t>(content));
+        const std::size_t n = ZSTD_decompressDCtx(dctx, index_plain.data(), index_plain.size(), blob, size);
+        if (ZSTD_isError(n) || n != index_plain.size()) {
+          return core::make_error("corrupt", "index data of message " + std::to_string(seq) + " is malformed");
+        }
+        Use use(*insert);
+        sqlite3_bind_int64(*insert, 1, seq);
+        for (int f = 0; f < internal::kIndexFields; ++f) {
+          std::string_view field;
+          if (!internal::decode_index_field(index_plain, f, field)) {
+            return core::make_error("corrupt", "index data of message " + std::to_string(seq) + " is malformed");
+          }
+          sqlite3_bind_text64(*insert, 2 + f, field.data(), field.size(), SQLITE_STATIC, SQLITE_UTF8);
+        }
+        const int irc = sqlite3_step(*insert);
+        if (irc != SQLITE_DONE) return db_error(db, irc, "index message " + std::to_string(seq));
+        last = seq;
+        ++done;
+      }
+      if (rc != SQLITE_DONE) return db_error(db, rc, "read messages to index");
+    }
+    if (done == 0) return done;
+    auto set = stmt(kIndexLineSet);
+    if (!set) return set.error();
+    Use use(*set);
+    sqlite3_bind_int64(*set, 1, last);
+    const int rc = sqlite3_step(*set);
+    if (rc != SQLITE_DONE) return db_error(db, rc, "move the index line");
+    return done;
+  }
+
+  // (index_state's line, the highest seq stored), as this connection sees them now.
+  Result<std::pair<int64_t, int64_t>> index_line() {
+    auto s = stmt(kIndexLine);
     if (!s) return s.error();
     Use use(*s);
-    sqlite3_bind_int64(*s, 1, seq);
-    bind_text(*s, 2, m.summary.subject);
-    bind_text(*s, 3, p.from_text);
-    bind_text(*s, 4, p.to_text);
-    bind_text(*s, 5, p.cc_text);
-    bind_text(*s, 6, p.bcc_text);
-    bind_text(*s, 7, m.summary.text_for_index);
     const int rc = sqlite3_step(*s);
-    if (rc != SQLITE_DONE) return db_error(db, rc, "index " + m.id);
-    return {};
+    if (rc != SQLITE_ROW) return db_error(db, rc, "read the index line");
+    return std::pair<int64_t, int64_t>(sqlite3_column_int64(*s, 0), sqlite3_column_int64(*s, 1));
+  }
+
+  // Indexes up to `limit` (all when negative) lagging messages in a transaction of their own, committed
+  // with synchronous=NORMAL: the index is derived data, and the next durable commit syncs the WAL frames
+  // before it anyway.
+  Result<int64_t> index_pending(int64_t limit) {
+    if (read_only) return core::make_error("read_only", "the full-text index is behind and the store is read-only");
+    if (sync_full) {
+      if (auto r = run(kSyncNormal, "relax sync"); !r) return r.error();
+    }
+    Result<int64_t> done = int64_t{0};
+    if (auto r = run(kBegin, "begin"); !r) {
+      done = r.error();
+    } else {
+      done = index_above_line(limit);
+      Result<void> outcome = done ? Result<void>() : Result<void>(done.error());
+      if (auto ended = end_transaction(outcome, "commit index"); !ended) done = ended.error();
+    }
+    if (sync_full) {
+      if (auto r = run(kSyncFull, "restore sync"); !r && done) done = r.error();
+    }
+    return done;
+  }
+
+  // Before a query that reads messages_fts, outside a transaction: indexes what lags, in chunks so that
+  // the writer is not held off for long.
+  Result<void> ensure_indexed() {
+    auto line = index_line();
+    if (!line) return line.error();
+    if (line->first >= line->second) return {};
+    constexpr int64_t kChunk = 2000;
+    while (true) {
+      auto done = index_pending(kChunk);
+      if (!done) return done.error();
+      if (*done < kChunk) return {};
+    }
   }
 
   // Writes one message's reports (inside the caller's transaction); a message that is gone is skipped.
@@ -1010,9 +1108,9 @@ struct Store::Impl {
                             const std::vector<const MessageReports*>& reports = {}) {
     if (messages.empty() && reports.empty()) return {};
     if (auto r = run(kBegin, "begin"); !r) return r;
-    // All ordinary rows first, then all FTS rows: FTS5 flushes its in-memory index at every statement
-    // savepoint, and each INSERT INTO messages (triggers, foreign key) opens one once the FTS table has
-    // joined the transaction. In this order the batch's terms are written once, at commit.
+    // All ordinary rows first, then (unless the index lags) all FTS rows: FTS5 flushes its in-memory index
+    // at every statement savepoint, and each INSERT INTO messages (triggers, foreign key) opens one once
+    // the FTS table has joined the transaction. In this order the batch's terms are written once, at commit.
     seqs.clear();
     Result<void> r;
     for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -1023,7 +1121,10 @@ struct Store::Impl {
       }
       seqs.push_back(*seq);
     }
-    for (std::size_t i = 0; r && i < messages.size(); ++i) r = index_row(seqs[i], *messages[i], *prepared[i]);
+    if (r && !index_lag && !messages.empty()) {
+      auto indexed = index_above_line(-1);
+      if (!indexed) r = indexed.error();
+    }
     for (std::size_t i = 0; r && i < reports.size(); ++i) r = put_report_rows(*reports[i]);
     return end_transaction(r, "commit");
   }
@@ -1032,6 +1133,8 @@ struct Store::Impl {
   static Result<std::unique_ptr<Impl>> open_connection(const std::string& path, const StoreOptions& options) {
     auto impl = std::make_unique<Impl>();
     impl->read_only = options.read_only;
+    impl->sync_full = options.sync_full;
+    impl->index_lag = options.index_lag;
     const int flags =
         (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
         SQLITE_OPEN_NOMUTEX;
@@ -1357,6 +1460,7 @@ Result<std::vector<std::string>> Store::search_ids(int64_t inbox_id, const std::
                                                    int64_t limit) {
   std::vector<std::string> ids;
   if (limit <= 0) return ids;
+  if (auto r = impl_->ensure_indexed(); !r) return r.error();
   auto s = impl_->stmt(kSearch);
   if (!s) return s.error();
   Use use(*s);
@@ -1430,6 +1534,9 @@ std::string match_from(const CompiledQuery& q, bool with_summary = false) {
   return sql;
 }
 
+// Whether running `q` reads messages_fts, which must then be brought up to date first.
+bool uses_index(const CompiledQuery& q) { return q.full_text || !q.fts_match.empty(); }
+
 void bind_match(Dynamic& d, const CompiledQuery& q, int64_t inbox_id) {
   if (!q.fts_match.empty()) d.bind(q.fts_match);
   d.bind(inbox_id);
@@ -1459,6 +1566,9 @@ constexpr std::size_t kIdChunk = 500;
 
 Result<SearchPage> Store::search(int64_t inbox_id, const CompiledQuery& query, int64_t start, int64_t limit) {
   SearchPage page;
+  if (uses_index(query)) {
+    if (auto r = impl_->ensure_indexed(); !r) return r.error();
+  }
   if (auto r = impl_->counters(inbox_id, page.total, page.unread); !r) return r.error();
   const std::string from = match_from(query);
   const std::string from_rows = match_from(query, true);
@@ -1490,6 +1600,9 @@ Result<std::optional<MessageRow>> Store::first_match(int64_t inbox_id, const Com
   // Walks the few messages after `after_seq` in storage order; the full-text part is checked per row
   // (MATCH with a rowid constraint), so a common word does not expand its whole doclist.
   // "+m.inbox_id" keeps the planner on the seq range (the newest few rows) instead of the inbox index.
+  if (uses_index(query)) {
+    if (auto r = impl_->ensure_indexed(); !r) return r.error();
+  }
   std::string sql = std::string(kRowSelect) + "FROM messages m " + kSummaryJoin +
                     "WHERE +m.inbox_id = ? AND m.seq > ? AND m.received_ms >= ?";
   if (!query.fts_match.empty()) {
@@ -1507,6 +1620,21 @@ Result<std::optional<MessageRow>> Store::first_match(int64_t inbox_id, const Com
   if (rc == SQLITE_DONE) return std::optional<MessageRow>();
   if (rc != SQLITE_ROW) return query_error(impl_->db, rc, "wait query");
   return std::optional<MessageRow>(read_row(d.get()));
+}
+
+Result<int64_t> Store::index_pending(int64_t limit) { return impl_->index_pending(limit); }
+
+bool Store::index_lag() const { return impl_->index_lag; }
+
+Result<int64_t> Store::index_backlog() {
+  Dynamic d;
+  if (auto r = d.prepare(impl_->db,
+                         "SELECT count(*) FROM messages WHERE seq > (SELECT indexed_seq FROM index_state WHERE id = 1)");
+      !r)
+    return r.error();
+  const int rc = sqlite3_step(d.get());
+  if (rc != SQLITE_ROW) return db_error(impl_->db, rc, "count messages to index");
+  return sqlite3_column_int64(d.get(), 0);
 }
 
 Result<int64_t> Store::max_seq() {
@@ -1606,6 +1734,9 @@ Result<std::vector<std::string>> Store::set_read_all(int64_t inbox_id, bool read
 
 Result<std::vector<std::string>> Store::set_read_matching(int64_t inbox_id, const CompiledQuery& query, bool read) {
   return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    if (uses_index(query)) {
+      if (auto r = impl_->index_above_line(-1); !r) return r.error();
+    }
     Dynamic d;
     const std::string sql = "UPDATE messages SET read = ? WHERE read != ? AND seq IN (SELECT m.seq " +
                             match_from(query) + ") RETURNING id";
@@ -1637,6 +1768,9 @@ Result<int64_t> Store::delete_all(int64_t inbox_id) {
 
 Result<std::vector<std::string>> Store::delete_matching(int64_t inbox_id, const CompiledQuery& query) {
   return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
+    if (uses_index(query)) {
+      if (auto r = impl_->index_above_line(-1); !r) return r.error();
+    }
     Dynamic d;
     if (auto r = d.prepare(impl_->db, "DELETE FROM messages WHERE seq IN (SELECT m.seq " + match_from(query) +
                                           ") RETURNING id");

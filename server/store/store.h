@@ -10,6 +10,7 @@
 //   columns (prepare_message()) needs no connection and runs on any thread, so the one writer only binds.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +31,11 @@ struct StoreOptions {
   bool read_only = false;
   bool sync_full = true;               // PRAGMA synchronous=FULL (fsync each commit) or NORMAL (WAL write
                                        // only: durable against a process crash, not an OS crash)
+  // Leave new messages out of the full-text index when inserting them; index_pending() adds them later.
+  // Off, each insert indexes its messages in its own transaction. Either way a query that uses the index
+  // first indexes whatever is missing, so results are the same; the lag only moves the work. The
+  // server's writer turns it on and indexes when it has no mail to commit (BatchWriter).
+  bool index_lag = false;
 };
 
 struct Project {
@@ -202,6 +208,13 @@ class Store {
   // Full-text search (FTS5 MATCH syntax) within an inbox, newest first; for tests and the later API.
   core::Result<std::vector<std::string>> search_ids(int64_t inbox_id, const std::string& fts_query, int64_t limit);
   core::Result<int64_t> count_messages(int64_t inbox_id);
+  // Adds up to `limit` messages that are not yet in the full-text index (oldest first) to it, in one
+  // transaction; returns how many. That commit is not fsynced on its own (the index is derived from
+  // stored columns: an index commit lost in a crash is redone), the next durable commit covers it.
+  core::Result<int64_t> index_pending(int64_t limit);
+  // How many stored messages are not yet in the full-text index.
+  core::Result<int64_t> index_backlog();
+  bool index_lag() const;  // StoreOptions::index_lag
 
   // ---- the API's queries (store::query compiles the search language) ----
   core::Result<SearchPage> search(int64_t inbox_id, const CompiledQuery& query, int64_t start, int64_t limit);
@@ -239,6 +252,13 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
+// When a BatchWriter whose store has StoreOptions::index_lag indexes the messages it stored.
+struct WriterIndexing {
+  std::chrono::milliseconds quiet{50};  // after this long without anything to commit: index, a chunk at a time
+  int64_t chunk = 500;                  // messages per index transaction
+  int64_t max_lag = 20000;              // with more messages unindexed, a chunk after every group, even under load
+};
+
 // The single writer: a thread that takes queued messages and commits them in groups (everything queued
 // when the previous commit finished, up to max_batch) with one transaction each (insert_prepared()),
 // then calls each message's callback with the commit's outcome, on the writer thread. Thread-safe:
@@ -251,6 +271,12 @@ class Store {
 // in submission order, just before the transaction of its group. The latter is for small messages, whose
 // parsing and encoding cost less than handing them from thread to thread; `prepare` must not use anything
 // that may be gone before the writer is (it can run while the destructor drains the queue).
+//
+// With a store opened with StoreOptions::index_lag, the groups leave their messages out of the full-text
+// index, and the writer indexes them (Store::index_pending) once nothing was queued for
+// WriterIndexing::quiet, a chunk per transaction, checking the queue between chunks; beyond max_lag
+// unindexed messages it also indexes a chunk after each group. A query that needs the index catches up
+// itself (Store), so the lag never changes a result.
 class BatchWriter {
  public:
   // The outcome: the message's seq (MessageRow::seq) once committed, else the error.
@@ -258,7 +284,7 @@ class BatchWriter {
   // Makes the message to insert; an error (or an exception, reported as "internal") is given to the
   // message's `done` instead, in order, and the rest of its group commits.
   using Prepare = std::function<core::Result<PreparedMessage>()>;
-  explicit BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512);
+  explicit BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch = 512, WriterIndexing indexing = {});
   ~BatchWriter();
   void submit(PreparedMessage message, Done done);
   // Prepares on the caller's thread, then queues. If preparing fails the message is queued with that

@@ -10,8 +10,13 @@
 //   Durability is the store's synchronous setting: with FULL, SQLite fdatasyncs the WAL inside the
 //   commit, once per group, on this thread. (A separate fsync thread overlapped the sync with the next
 //   group, but on this VM its hand-offs cost more than they saved: see bench/RESULTS.md.)
+//   Indexing (store with index_lag): the writer keeps an estimate of the unindexed messages (exact at start,
+//   plus what it inserts, zero once index_pending() returns less than a chunk); it indexes in the quiet
+//   after the last group, and after each group while the estimate is above max_lag. A failed index
+//   transaction drops the estimate to zero: searches still catch up on their own.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -34,6 +39,7 @@ struct BatchWriter::Impl {
 
   std::unique_ptr<Store> store;
   std::size_t max_batch;
+  WriterIndexing indexing;
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Item> queue;               // guarded by mu
@@ -74,7 +80,20 @@ struct BatchWriter::Impl {
     }
   }
 
+  // Indexes one chunk; returns the new estimate of the unindexed messages.
+  int64_t index_chunk(int64_t backlog) {
+    auto done = store->index_pending(indexing.chunk);
+    if (!done.ok() || *done < indexing.chunk) return 0;
+    return std::max<int64_t>(backlog - *done, 1);
+  }
+
   void run() {
+    int64_t backlog = 0;  // estimate of the messages not yet indexed; 0 when the store indexes as it inserts
+    if (store && store->index_lag()) {
+      auto n = store->index_backlog();
+      backlog = n.ok() ? *n : 1;
+    }
+    auto last_group = std::chrono::steady_clock::now();
     std::vector<Item> batch;
     std::vector<const PreparedMessage*> pointers;
     std::vector<const MessageReports*> report_pointers;
@@ -83,7 +102,16 @@ struct BatchWriter::Impl {
     while (true) {
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        const auto ready = [&] { return stopping || !queue.empty(); };
+        if (backlog > 0) {
+          if (!cv.wait_until(lock, last_group + indexing.quiet, ready)) {
+            lock.unlock();
+            backlog = index_chunk(backlog);
+            continue;
+          }
+        } else {
+          cv.wait(lock, ready);
+        }
         if (queue.empty()) return;  // stopping and drained
         const std::size_t n = std::min(queue.size(), max_batch);
         batch.clear();
@@ -118,6 +146,11 @@ struct BatchWriter::Impl {
       pending.fetch_sub(batch.size() - report_items, std::memory_order_relaxed);
       for (std::size_t i = 0; i < batch.size(); ++i) call(batch[i].done, batch[i].failed, result, seqs[i]);
       batch.clear();  // release message memory before sleeping
+      last_group = std::chrono::steady_clock::now();
+      if (store && store->index_lag() && result.ok()) {
+        backlog += static_cast<int64_t>(inserted_seqs.size());
+        if (backlog > indexing.max_lag) backlog = index_chunk(backlog);
+      }
     }
   }
 
@@ -131,9 +164,12 @@ struct BatchWriter::Impl {
   }
 };
 
-BatchWriter::BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch) : impl_(std::make_unique<Impl>()) {
+BatchWriter::BatchWriter(std::unique_ptr<Store> store, std::size_t max_batch, WriterIndexing indexing)
+    : impl_(std::make_unique<Impl>()) {
   impl_->store = std::move(store);
   impl_->max_batch = std::max<std::size_t>(max_batch, 1);
+  indexing.chunk = std::max<int64_t>(indexing.chunk, 1);
+  impl_->indexing = indexing;
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 

@@ -717,6 +717,207 @@ TEST(StoreMessages, DeletionKeepsCountersRawAndIndexConsistent) {
   EXPECT_EQ(store->count_messages(inbox).value(), 0);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The full-text index lagging behind the messages (StoreOptions::index_lag, schema 004_index_lag).
+
+std::unique_ptr<Store> open_lagging(const fs::path& dir) {
+  StoreOptions o = options_for(dir);
+  o.index_lag = true;
+  auto r = Store::open(o);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().code + ": " + r.error().message);
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+CompiledQuery compiled(const std::string& text) {
+  auto terms = parse_query(text);
+  EXPECT_TRUE(terms.ok()) << text;
+  return compile_query(terms.ok() ? terms.value() : std::vector<QueryTerm>{});
+}
+
+// The IDs of a search, newest first.
+std::vector<std::string> found(Store& store, int64_t inbox, const std::string& query) {
+  auto page = store.search(inbox, compiled(query), 0, 100);
+  EXPECT_TRUE(page.ok()) << query << ": " << (page.ok() ? "" : page.error().message);
+  std::vector<std::string> ids;
+  if (page.ok()) {
+    for (const MessageRow& row : page->messages) ids.push_back(row.id);
+  }
+  return ids;
+}
+
+// The rowids in messages_fts that match `match`, ascending, as "1,2,3".
+std::string indexed_rows(RawDb& db, const std::string& match) {
+  return db.text("SELECT coalesce(group_concat(rowid, ','), '') FROM (SELECT rowid FROM messages_fts WHERE "
+                 "messages_fts MATCH '" + match + "' ORDER BY rowid)");
+}
+
+TEST(StoreIndexLag, InsertsLeaveTheIndexAndIndexPendingAddsTheOldestFirst) {
+  TempDir tmp;
+  auto store = open_lagging(tmp.path());
+  ASSERT_TRUE(store);
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  std::vector<NewMessage> messages;
+  for (int i = 0; i < 5; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra " + std::to_string(i)));
+  ASSERT_TRUE(insert_all(*store, messages).ok());
+  RawDb db(tmp.path());
+  EXPECT_EQ(store->index_backlog().value(), 5);
+  EXPECT_EQ(indexed_rows(db, "zebra"), "");
+  EXPECT_EQ(store->index_pending(2).value(), 2);
+  EXPECT_EQ(indexed_rows(db, "zebra"), "1,2");
+  EXPECT_EQ(store->index_backlog().value(), 3);
+  EXPECT_EQ(store->index_pending(10).value(), 3);
+  EXPECT_EQ(store->index_pending(10).value(), 0);
+  EXPECT_EQ(store->index_backlog().value(), 0);
+  EXPECT_EQ(indexed_rows(db, "zebra"), "1,2,3,4,5");
+  EXPECT_EQ(db.scalar("SELECT indexed_seq FROM index_state"), 5);
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+}
+
+// The writer's connection stores without indexing; another connection (an API thread's) runs every kind
+// of query that reads the index and must see the messages stored since the last indexing.
+TEST(StoreIndexLag, EveryQueryThatReadsTheIndexSeesMessagesNotYetIndexed) {
+  TempDir tmp;
+  auto writer = open_lagging(tmp.path());
+  auto reader = open_or_die(tmp.path());
+  ASSERT_TRUE(writer && reader);
+  const int64_t inbox = writer->default_inbox()->id;
+  core::IdGenerator ids;
+  int64_t t = 1000;
+  const auto store_one = [&](const std::string& body) {
+    std::vector<NewMessage> one{make_message(ids, inbox, ++t, "note", body)};
+    EXPECT_TRUE(insert_all(*writer, one).ok());
+    EXPECT_GE(writer->index_backlog().value(), 1);
+    return one[0].id;
+  };
+  const std::string apples = store_one("apples");
+  const std::string bananas = store_one("bananas");
+  const std::string both = store_one("apples bananas");
+  EXPECT_EQ(found(*reader, inbox, "apples"), (std::vector<std::string>{both, apples}));
+  EXPECT_EQ(writer->index_backlog().value(), 0);
+
+  // A negated term reads the index in the WHERE clause only.
+  const std::string more_apples = store_one("apples again");
+  EXPECT_EQ(found(*reader, inbox, "-apples"), (std::vector<std::string>{bananas}));
+  EXPECT_EQ(found(*reader, inbox, "subject:note -bananas"), (std::vector<std::string>{more_apples, apples}));
+
+  const std::string cherries = store_one("cherries");
+  EXPECT_EQ(reader->search_ids(inbox, "cherries", 10).value(), (std::vector<std::string>{cherries}));
+
+  const std::string kiwi = store_one("kiwi");
+  auto first = reader->first_match(inbox, compiled("kiwi"), 0, 0);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->id, kiwi);
+
+  const std::string melon = store_one("melon");
+  EXPECT_EQ(reader->set_read_matching(inbox, compiled("melon"), true).value(), (std::vector<std::string>{melon}));
+
+  const std::string papaya = store_one("papaya");
+  EXPECT_EQ(reader->delete_matching(inbox, compiled("papaya")).value(), (std::vector<std::string>{papaya}));
+
+  EXPECT_EQ(writer->index_backlog().value(), 0);
+  RawDb db(tmp.path());
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  // A query without full-text terms does not index.
+  store_one("plums");
+  EXPECT_EQ(found(*reader, inbox, "is:unread").size(), 7u);  // 9 stored, papaya deleted, melon read
+  EXPECT_EQ(writer->index_backlog().value(), 1);
+}
+
+TEST(StoreIndexLag, DeletingMessagesOnBothSidesOfTheLineKeepsTheIndexIntact) {
+  TempDir tmp;
+  auto store = open_lagging(tmp.path());
+  ASSERT_TRUE(store);
+  const int64_t inbox = store->default_inbox()->id;
+  core::IdGenerator ids;
+  std::vector<NewMessage> messages;
+  for (int i = 0; i < 4; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra " + std::to_string(i)));
+  ASSERT_TRUE(insert_all(*store, messages).ok());
+  ASSERT_EQ(store->index_pending(2).value(), 2);
+  // messages[1] is indexed, messages[3] is not.
+  EXPECT_EQ(store->delete_messages(inbox, {messages[1].id, messages[3].id}).value().size(), 2u);
+  RawDb db(tmp.path());
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  EXPECT_EQ(indexed_rows(db, "zebra"), "1");
+  EXPECT_EQ(store->search_ids(inbox, "zebra", 10).value(), (std::vector<std::string>{messages[2].id, messages[0].id}));
+  EXPECT_EQ(indexed_rows(db, "zebra"), "1,3");
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  EXPECT_EQ(store->delete_all(inbox).value(), 2);
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  EXPECT_EQ(indexed_rows(db, "zebra"), "");
+}
+
+TEST(StoreIndexLag, TheLineIsStoredAndIndexingResumesAfterAReopen) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  int64_t inbox = 0;
+  std::vector<NewMessage> messages;
+  {
+    auto store = open_lagging(tmp.path());
+    ASSERT_TRUE(store);
+    inbox = store->default_inbox()->id;
+    for (int i = 0; i < 3; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra"));
+    ASSERT_TRUE(insert_all(*store, messages).ok());
+    ASSERT_EQ(store->index_pending(1).value(), 1);
+  }
+  {
+    auto store = open_lagging(tmp.path());
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->index_backlog().value(), 2);
+  }
+  auto store = open_or_die(tmp.path());
+  EXPECT_EQ(store->search_ids(inbox, "zebra", 10).value().size(), 3u);
+  EXPECT_EQ(store->index_backlog().value(), 0);
+}
+
+// A store without index_lag indexes what an earlier lagging writer left, with its own inserts.
+TEST(StoreIndexLag, AnInsertWithoutLagIndexesTheBacklogToo) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  auto lagging = open_lagging(tmp.path());
+  auto plain = open_or_die(tmp.path());
+  ASSERT_TRUE(lagging && plain);
+  const int64_t inbox = plain->default_inbox()->id;
+  std::vector<NewMessage> first{make_message(ids, inbox, 1000, "zebra"), make_message(ids, inbox, 1001, "zebra")};
+  ASSERT_TRUE(insert_all(*lagging, first).ok());
+  std::vector<NewMessage> second{make_message(ids, inbox, 1002, "zebra")};
+  ASSERT_TRUE(insert_all(*plain, second).ok());
+  EXPECT_EQ(plain->index_backlog().value(), 0);
+  RawDb db(tmp.path());
+  EXPECT_EQ(indexed_rows(db, "zebra"), "1,2,3");
+}
+
+// A database of schema version 3 (every message indexed with its row) migrates to a line at its newest
+// message: nothing is indexed twice, and deletes keep working.
+TEST(StoreOpen, Migration004PutsTheLineAtTheNewestMessage) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  int64_t inbox = 0;
+  std::vector<NewMessage> messages;
+  {
+    auto store = open_or_die(tmp.path());
+    ASSERT_TRUE(store);
+    inbox = store->default_inbox()->id;
+    for (int i = 0; i < 3; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra"));
+    ASSERT_TRUE(insert_all(*store, messages).ok());
+  }
+  {
+    RawDb db(tmp.path());
+    db.exec("DROP TABLE index_state");
+    db.exec("PRAGMA user_version = 3");
+  }
+  auto store = open_lagging(tmp.path());
+  ASSERT_TRUE(store);
+  RawDb db(tmp.path());
+  EXPECT_EQ(db.scalar("PRAGMA user_version"), latest_schema());
+  EXPECT_EQ(db.scalar("SELECT indexed_seq FROM index_state"), 3);
+  EXPECT_EQ(store->index_backlog().value(), 0);
+  EXPECT_EQ(store->search_ids(inbox, "zebra", 10).value().size(), 3u);
+  EXPECT_EQ(store->delete_messages(inbox, {messages[0].id}).value().size(), 1u);
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+  EXPECT_EQ(indexed_rows(db, "zebra"), "2,3");
+}
+
 TEST(StoreIndexCodec, RoundTripAndMalformedInput) {
   const std::string_view fields[internal::kIndexFields] = {
       "subject", "", std::string_view("n\0ul", 4), "cc", "\xff\xfe", "body"};
@@ -1007,6 +1208,61 @@ TEST(BatchWriterTest, PendingDropsToZeroAndCallbackExceptionsAreContained) {
   });
   ASSERT_EQ(second.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_EQ(writer.pending(), 0u);
+}
+
+// Submits one message and waits for its outcome; returns its seq (0 on failure).
+int64_t submit_and_wait(BatchWriter& writer, NewMessage m) {
+  std::promise<int64_t> outcome;
+  writer.submit(std::move(m), [&](const core::Result<int64_t>& r) { outcome.set_value(r.ok() ? r.value() : 0); });
+  auto f = outcome.get_future();
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  return f.get();
+}
+
+TEST(BatchWriterTest, WithALaggingStoreTheWriterIndexesOnceNothingIsQueued) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  auto store = open_lagging(tmp.path());
+  ASSERT_TRUE(store);
+  const int64_t inbox = store->default_inbox()->id;
+  WriterIndexing indexing;
+  indexing.quiet = std::chrono::milliseconds(10);
+  indexing.chunk = 3;  // several index transactions
+  BatchWriter writer(std::move(store), 64, indexing);
+  for (int i = 0; i < 10; ++i) {
+    writer.submit(make_message(ids, inbox, i + 1, "quiet"), [](const core::Result<int64_t>& r) { EXPECT_TRUE(r.ok()); });
+  }
+  RawDb db(tmp.path());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (db.scalar("SELECT indexed_seq FROM index_state") < 10 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(db.scalar("SELECT indexed_seq FROM index_state"), 10);
+  EXPECT_EQ(indexed_rows(db, "quiet"), "1,2,3,4,5,6,7,8,9,10");
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')");
+}
+
+// Beyond max_lag the writer indexes after each group without waiting for a quiet moment (which never
+// comes here): a group's messages are indexed before the writer takes the next group.
+TEST(BatchWriterTest, BeyondMaxLagTheWriterIndexesAfterEachGroup) {
+  TempDir tmp;
+  core::IdGenerator ids;
+  auto store = open_lagging(tmp.path());
+  ASSERT_TRUE(store);
+  const int64_t inbox = store->default_inbox()->id;
+  WriterIndexing indexing;
+  indexing.quiet = std::chrono::hours(1);
+  indexing.max_lag = 0;
+  BatchWriter writer(std::move(store), 64, indexing);
+  RawDb db(tmp.path());
+  int64_t previous = 0;
+  for (int i = 0; i < 5; ++i) {
+    const int64_t seq = submit_and_wait(writer, make_message(ids, inbox, i + 1, "busy"));
+    ASSERT_GT(seq, 0);
+    EXPECT_GE(db.scalar("SELECT indexed_seq FROM index_state"), previous);
+    previous = seq;
+  }
+  EXPECT_GE(db.scalar("SELECT indexed_seq FROM index_state"), 4);
 }
 
 // ---------------------------------------------------------------------------------------------------
