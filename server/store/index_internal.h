@@ -10,6 +10,8 @@
 #include <string_view>
 
 struct sqlite3;
+struct ZSTD_DCtx_s;
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;
 
 namespace mailjar::store::internal {
 
@@ -20,6 +22,9 @@ void encode_index_fields(const std::string_view (&fields)[kIndexFields], std::st
 
 // Finds field `index` in uncompressed encoded data; false if the data is malformed or index out of range.
 bool decode_index_field(std::string_view encoded, int index, std::string_view& field);
+
+// Decompresses an index_data value into `plain` (the encoded fields); false if it is malformed.
+bool unpack_index_data(ZSTD_DCtx* dctx, const void* blob, std::size_t size, std::string& plain);
 
 // Registers mailjar_index_field(index_data BLOB, i INTEGER) -> TEXT on `db`; the schema's delete trigger
 // uses it. Raises an SQL error on malformed data, so a delete never corrupts the index. Returns an

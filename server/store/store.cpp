@@ -539,22 +539,28 @@ bool decode_index_field(std::string_view encoded, int index, std::string_view& f
   return true;
 }
 
+// Decompresses an index_data value (one zstd frame that records its content size) into `plain`; false
+// when it is malformed.
+bool unpack_index_data(ZSTD_DCtx* dctx, const void* blob, std::size_t size, std::string& plain) {
+  const unsigned long long content = blob ? ZSTD_getFrameContentSize(blob, size) : ZSTD_CONTENTSIZE_ERROR;
+  if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN || content > (1ull << 31)) {
+    return false;
+  }
+  plain.resize(static_cast<std::size_t>(content));
+  const std::size_t n = ZSTD_decompressDCtx(dctx, plain.data(), plain.size(), blob, size);
+  return !ZSTD_isError(n) && n == plain.size();
+}
+
 namespace {
 
 void index_field_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
   const void* blob = sqlite3_value_blob(argv[0]);
   const auto size = static_cast<std::size_t>(sqlite3_value_bytes(argv[0]));
   const int index = sqlite3_value_int(argv[1]);
-  const unsigned long long content = blob ? ZSTD_getFrameContentSize(blob, size) : ZSTD_CONTENTSIZE_ERROR;
-  if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN || content > (1ull << 31)) {
-    sqlite3_result_error(ctx, "mailjar_index_field: malformed index_data", -1);
-    return;
-  }
-  std::string plain(static_cast<std::size_t>(content), '\0');
-  auto* dctx = static_cast<ZSTD_DCtx*>(sqlite3_user_data(ctx));
-  const std::size_t n = ZSTD_decompressDCtx(dctx, plain.data(), plain.size(), blob, size);
+  std::string plain;
   std::string_view field;
-  if (ZSTD_isError(n) || n != plain.size() || !decode_index_field(plain, index, field)) {
+  if (!unpack_index_data(static_cast<ZSTD_DCtx*>(sqlite3_user_data(ctx)), blob, size, plain) ||
+      !decode_index_field(plain, index, field)) {
     sqlite3_result_error(ctx, "mailjar_index_field: malformed index_data", -1);
     return;
   }
@@ -1001,24 +1007,18 @@ struct Store::Impl {
       int rc;
       while ((rc = sqlite3_step(*todo)) == SQLITE_ROW) {
         const int64_t seq = sqlite3_column_int64(*todo, 0);
-        const void* blob = sqlite3_column_blob(*todo, 1);
-        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(*todo, 1));
-        const unsigned long long content = blob ? ZSTD_getFrameContentSize(blob, size) : ZSTD_CONTENTSIZE_ERROR;
-        if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN || content > (1ull << 31)) {
+        const auto malformed = [seq] {
           return core::make_error("corrupt", "index data of message " + std::to_string(seq) + " is malformed");
-        }
-        index_plain.resize(static_cast<std::size_t>(content));
-        const std::size_t n = ZSTD_decompressDCtx(dctx, index_plain.data(), index_plain.size(), blob, size);
-        if (ZSTD_isError(n) || n != index_plain.size()) {
-          return core::make_error("corrupt", "index data of message " + std::to_string(seq) + " is malformed");
+        };
+        if (!internal::unpack_index_data(dctx, sqlite3_column_blob(*todo, 1),
+                                         static_cast<std::size_t>(sqlite3_column_bytes(*todo, 1)), index_plain)) {
+          return malformed();
         }
         Use use(*insert);
         sqlite3_bind_int64(*insert, 1, seq);
         for (int f = 0; f < internal::kIndexFields; ++f) {
           std::string_view field;
-          if (!internal::decode_index_field(index_plain, f, field)) {
-            return core::make_error("corrupt", "index data of message " + std::to_string(seq) + " is malformed");
-          }
+          if (!internal::decode_index_field(index_plain, f, field)) return malformed();
           sqlite3_bind_text64(*insert, 2 + f, field.data(), field.size(), SQLITE_STATIC, SQLITE_UTF8);
         }
         const int irc = sqlite3_step(*insert);
