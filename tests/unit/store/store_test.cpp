@@ -745,6 +745,14 @@ std::vector<std::string> found(Store& store, int64_t inbox, const std::string& q
   return ids;
 }
 
+// Inserts n messages with subjects "zebra 0", "zebra 1", ... into `inbox` in one batch; returns them.
+std::vector<NewMessage> insert_zebras(Store& store, core::IdGenerator& ids, int64_t inbox, int n) {
+  std::vector<NewMessage> messages;
+  for (int i = 0; i < n; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra " + std::to_string(i)));
+  EXPECT_TRUE(insert_all(store, messages).ok());
+  return messages;
+}
+
 // The rowids in messages_fts that match `match`, ascending, as "1,2,3".
 std::string indexed_rows(RawDb& db, const std::string& match) {
   return db.text("SELECT coalesce(group_concat(rowid, ','), '') FROM (SELECT rowid FROM messages_fts WHERE "
@@ -757,9 +765,7 @@ TEST(StoreIndexLag, InsertsLeaveTheIndexAndIndexPendingAddsTheOldestFirst) {
   ASSERT_TRUE(store);
   const int64_t inbox = store->default_inbox()->id;
   core::IdGenerator ids;
-  std::vector<NewMessage> messages;
-  for (int i = 0; i < 5; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra " + std::to_string(i)));
-  ASSERT_TRUE(insert_all(*store, messages).ok());
+  insert_zebras(*store, ids, inbox, 5);
   RawDb db(tmp.path());
   EXPECT_EQ(store->index_backlog().value(), 5);
   EXPECT_EQ(indexed_rows(db, "zebra"), "");
@@ -830,9 +836,7 @@ TEST(StoreIndexLag, DeletingMessagesOnBothSidesOfTheLineKeepsTheIndexIntact) {
   ASSERT_TRUE(store);
   const int64_t inbox = store->default_inbox()->id;
   core::IdGenerator ids;
-  std::vector<NewMessage> messages;
-  for (int i = 0; i < 4; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra " + std::to_string(i)));
-  ASSERT_TRUE(insert_all(*store, messages).ok());
+  const std::vector<NewMessage> messages = insert_zebras(*store, ids, inbox, 4);
   ASSERT_EQ(store->index_pending(2).value(), 2);
   // messages[1] is indexed, messages[3] is not.
   EXPECT_EQ(store->delete_messages(inbox, {messages[1].id, messages[3].id}).value().size(), 2u);
@@ -856,8 +860,7 @@ TEST(StoreIndexLag, TheLineIsStoredAndIndexingResumesAfterAReopen) {
     auto store = open_lagging(tmp.path());
     ASSERT_TRUE(store);
     inbox = store->default_inbox()->id;
-    for (int i = 0; i < 3; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra"));
-    ASSERT_TRUE(insert_all(*store, messages).ok());
+    messages = insert_zebras(*store, ids, inbox, 3);
     ASSERT_EQ(store->index_pending(1).value(), 1);
   }
   {
@@ -898,8 +901,7 @@ TEST(StoreOpen, Migration004PutsTheLineAtTheNewestMessage) {
     auto store = open_or_die(tmp.path());
     ASSERT_TRUE(store);
     inbox = store->default_inbox()->id;
-    for (int i = 0; i < 3; ++i) messages.push_back(make_message(ids, inbox, 1000 + i, "zebra"));
-    ASSERT_TRUE(insert_all(*store, messages).ok());
+    messages = insert_zebras(*store, ids, inbox, 3);
   }
   {
     RawDb db(tmp.path());
