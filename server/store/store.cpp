@@ -1071,17 +1071,24 @@ struct Store::Impl {
   }
 
   // Before a query that reads messages_fts, outside a transaction: indexes what lags, in chunks so that
-  // the writer is not held off for long.
+  // the writer is not held off for long. Then gives back the page cache the index writes filled: on a
+  // connection that mostly reads (an API thread's), it would otherwise stay at its cache_size.
   Result<void> ensure_indexed() {
     auto line = index_line();
     if (!line) return line.error();
     if (line->first >= line->second) return {};
-    constexpr int64_t kChunk = 2000;
+    constexpr int64_t kChunk = 500;
+    Result<void> out;
     while (true) {
       auto done = index_pending(kChunk);
-      if (!done) return done.error();
-      if (*done < kChunk) return {};
+      if (!done) {
+        out = done.error();
+        break;
+      }
+      if (*done < kChunk) break;
     }
+    sqlite3_db_release_memory(db);
+    return out;
   }
 
   // Writes one message's reports (inside the caller's transaction); a message that is gone is skipped.
