@@ -256,7 +256,7 @@ class Store {
 struct WriterIndexing {
   std::chrono::milliseconds quiet{50};  // after this long without anything to commit: index, a chunk at a time
   int64_t chunk = 500;                  // messages per index transaction
-  int64_t max_lag = 20000;              // with more messages unindexed, a chunk after every group, even under load
+  int64_t max_lag = 50000;              // with more messages unindexed, a chunk after every group, even under load
 };
 
 // The single writer: a thread that takes queued messages and commits them in groups (everything queued
