@@ -17,6 +17,7 @@
 #include "events/hub.h"
 #include "http/api.h"
 #include "http/event_stream.h"
+#include "http/request_guard.h"
 #include "http/server.h"
 #include "ingest/analysis.h"
 #include "ingest/pipeline.h"
@@ -142,6 +143,7 @@ int run_serve(const config::ServeOptions& o) {
   int half = static_cast<int>(std::max(2u, std::thread::hardware_concurrency())) / 2;
   int net_threads = o.threads > 0 ? o.threads : half;
   int worker_threads = o.workers > 0 ? o.workers : half;
+  int api_threads = o.http_workers > 0 ? o.http_workers : half;
 
   store::StoreOptions so;
   so.data_dir = o.data_dir;
@@ -172,6 +174,9 @@ int run_serve(const config::ServeOptions& o) {
   core::RuntimeStats stats;
   store::BatchWriter writer(std::move(writer_store.value()), 512);
   core::WorkerPool workers(worker_threads);
+  // The API has workers of its own: no HTTP request waits behind the parse of a large message, and none
+  // can delay one (issue: a slow request must never hold up SMTP ingestion).
+  core::WorkerPool api_workers(api_threads);
   ingest::AnalysisOptions ao;
   ao.store = so;
   ao.analyzers = o.analyzers;
@@ -268,11 +273,18 @@ int run_serve(const config::ServeOptions& o) {
   ctx.pending_writes = [&writer] { return writer.pending(); };
   ctx.hub = &hub;
   ctx.deadlines = &deadlines;
-  ctx.post_work = [&workers](std::function<void()> task) { workers.post(std::move(task)); };
+  ctx.post_work = [&api_workers](std::function<void()> task) { api_workers.post(std::move(task)); };
   ctx.store_options = so;
   ctx.hostname = o.hostname;
   ctx.auth_required = o.api_auth;
   ctx.stats = &stats;
+  ctx.origin_policy.loopback_only = http::is_loopback_address(o.http.host);
+  ctx.origin_policy.allowed_hosts = o.allowed_hosts;
+  ctx.json_limits.max_bytes = o.http_max_json;
+  ctx.json_limits.max_depth = o.http_max_json_depth;
+  ctx.max_message_size = o.limits.max_message_size;
+  // A send body carries the message's attachments in base64 (4/3 of their size) plus its JSON.
+  ctx.send_body_limit = o.limits.max_message_size / 3 * 4 + (1 << 20);
   ctx.smtp_host = o.smtp.host;
   ctx.smtp_port = smtp_port.value();
   ctx.submit = [&pipeline, &stats](core::Envelope env, std::string raw,
@@ -298,10 +310,11 @@ int run_serve(const config::ServeOptions& o) {
   http::Api api(ctx);
   http::HttpLimits hl;
   hl.max_body_bytes = o.http_max_body;
+  hl.body_limit = [&api](std::string_view method, std::string_view target) { return api.body_limit(method, target); };
   hl.read_timeout_s = o.http_timeout_s;
   hl.max_connections = o.http_max_connections;
-  http::Server http_server(io, hl, [&workers, &api, so](http::Request req, std::function<void(http::Response)> reply) {
-    workers.post([&api, so, req = std::move(req), reply = std::move(reply)] {
+  http::Server http_server(io, hl, [&api_workers, &api, so](http::Request req, std::function<void(http::Response)> reply) {
+    api_workers.post([&api, so, req = std::move(req), reply = std::move(reply)] {
       auto st = store::thread_store(so);
       if (!st.ok()) {
         http::Response r;
@@ -325,7 +338,7 @@ int run_serve(const config::ServeOptions& o) {
     prune_timer.expires_after(std::chrono::seconds(1));
     prune_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
-      workers.post([&api] { api.prune_all(); });
+      api_workers.post([&api] { api.prune_all(); });
       schedule_prune();
     });
   };
@@ -358,6 +371,7 @@ int run_serve(const config::ServeOptions& o) {
   io.run();
   for (auto& t : threads) t.join();
   // Tasks still queued use the API, the pipeline and the stores: run them while those exist.
+  api_workers.shutdown();
   workers.shutdown();
   return 0;
 }

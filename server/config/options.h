@@ -48,6 +48,10 @@ struct ServeOptions {
   int http_max_connections = 1024;       // --http-max-connections N
   std::size_t http_max_body = 33554432;  // --http-max-body BYTES (request bodies)
   int http_timeout_s = 60;               // --http-timeout SECONDS (reading a request)
+  std::size_t http_max_json = 1048576;   // --http-max-json BYTES (a JSON body other than /send's)
+  int http_max_json_depth = 32;          // --http-max-json-depth N (arrays/objects nested in a JSON body)
+  std::vector<std::string> allowed_hosts;  // --allowed-hosts LIST: Host names accepted besides loopback ones
+  int http_workers = 0;                  // --http-workers N  API worker threads; 0 = half the cores (min 1)
   int threads = 0;                       // --threads N   network threads; 0 = half the cores (min 1)
   int workers = 0;                       // --workers N   parse/storage worker threads; 0 = half the cores (min 1)
   std::vector<std::string> analyzers{"headers"};  // --analyzers LIST (comma-separated, or none)

@@ -29,6 +29,7 @@
 #include "http/json.h"
 #include "http/mailhog.h"
 #include "http/openapi.h"
+#include "http/request_body.h"
 #include "http/router.h"
 #include "http/static_files.h"
 #include "mime/detail.h"
@@ -52,7 +53,9 @@ Response json_response(int status, const json& body) {
   return response;
 }
 
+// A store failure: "invalid" is the request's fault (a name too long, a control character), the rest ours.
 Response store_error(const core::Error& error) {
+  if (error.code == "invalid") return error_response(400, error.message, "invalid_value");
   return error_response(500, "storage error: " + error.message, "internal");
 }
 
@@ -138,36 +141,6 @@ Response ok_text() { return text_response(200, "ok"); }
 
 Response invalid(std::string_view message, std::string_view code = "invalid_parameter") {
   return error_response(400, message, code);
-}
-
-// The request body as JSON; nullopt (and `error` set) when it is not valid JSON. An empty body is {}.
-std::optional<json> parse_body(const Request& request, Response& error) {
-  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-  json body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded()) {
-    error = invalid("the request body is not valid JSON", "invalid_json");
-    return std::nullopt;
-  }
-  return body;
-}
-
-// A JSON array of strings at body[key]; nullopt (and `error`) when present but not that shape.
-std::optional<std::vector<std::string>> string_array(const json& body, const char* key, Response& error) {
-  std::vector<std::string> out;
-  if (!body.is_object() || !body.contains(key) || body[key].is_null()) return out;
-  const json& v = body[key];
-  if (!v.is_array()) {
-    error = invalid(std::string(key) + " must be an array of strings", "invalid_json");
-    return std::nullopt;
-  }
-  for (const json& item : v) {
-    if (!item.is_string()) {
-      error = invalid(std::string(key) + " must be an array of strings", "invalid_json");
-      return std::nullopt;
-    }
-    out.push_back(item.get<std::string>());
-  }
-  return out;
 }
 
 std::optional<int64_t> parse_time_ms(const std::string& text);
@@ -318,49 +291,49 @@ Response delete_search(const ApiContext& context, const Target& target, const st
 }
 
 // PUT /api/v1/messages {IDs, Read, Search}: the listed messages, else those matching Search (or the
-// ?search= parameter), else all.
+// ?search= parameter), else all (an empty body or {} included, as in Mailpit).
 Response set_read_status(const ApiContext& context, const Request& request, const Target& target,
                          const store::Inbox& inbox, store::Store& store) {
   Response error;
-  auto body = parse_body(request, error);
+  auto body = read_json_object(request.body, {"IDs", "Read", "Search"}, context.json_limits, error);
   if (!body) return error;
-  if (!body->is_object()) return invalid("the request body must be a JSON object", "invalid_json");
-  auto ids = string_array(*body, "IDs", error);
-  if (!ids) return error;
-  bool read = false;
-  if (body->contains("Read")) {
-    if (!(*body)["Read"].is_boolean()) return invalid("Read must be true or false", "invalid_json");
-    read = (*body)["Read"].get<bool>();
+  std::optional<std::vector<std::string>> ids;
+  std::optional<bool> read;
+  std::optional<std::string> search;
+  if (!optional_strings(*body, "IDs", ids, error) || !optional_bool(*body, "Read", read, error) ||
+      !optional_string(*body, "Search", search, error)) {
+    return error;
   }
-  std::string search_text;
-  if (body->contains("Search") && (*body)["Search"].is_string()) search_text = (*body)["Search"].get<std::string>();
+  std::string search_text = search.value_or("");
   if (search_text.empty()) search_text = target.param("search").value_or("");
 
   core::Result<std::vector<std::string>> changed = std::vector<std::string>();
-  if (!ids->empty()) {
-    changed = store.set_read(inbox.id, *ids, read);
+  if (ids && !ids->empty()) {
+    changed = store.set_read(inbox.id, *ids, read.value_or(false));
   } else if (search_text.find_first_not_of(" \t") != std::string::npos) {
     auto query = compile(search_text, target, error);
     if (!query) return error;
-    changed = store.set_read_matching(inbox.id, *query, read);
+    changed = store.set_read_matching(inbox.id, *query, read.value_or(false));
   } else {
-    changed = store.set_read_all(inbox.id, read);
+    changed = store.set_read_all(inbox.id, read.value_or(false));
   }
   if (!changed) return store_error(changed.error());
-  publish_updates(context, inbox.id, *changed, read);
+  publish_updates(context, inbox.id, *changed, read.value_or(false));
   publish_stats(context, inbox.id, store);
   return ok_text();
 }
 
-// DELETE /api/v1/messages {IDs}: those messages; no IDs (or no body) deletes all.
+// DELETE /api/v1/messages {IDs}: those messages; an absent or empty body, {}, or no IDs deletes all (as
+// in Mailpit). Any other body (an array, an unknown key, IDs that are not strings) is a 400: a body that
+// cannot be read never means "all".
 Response delete_messages(const ApiContext& context, const Request& request, const store::Inbox& inbox,
                          store::Store& store) {
   Response error;
-  auto body = parse_body(request, error);
+  auto body = read_json_object(request.body, {"IDs"}, context.json_limits, error);
   if (!body) return error;
-  auto ids = string_array(*body, "IDs", error);
-  if (!ids) return error;
-  if (ids->empty()) {
+  std::optional<std::vector<std::string>> ids;
+  if (!optional_strings(*body, "IDs", ids, error)) return error;
+  if (!ids || ids->empty()) {
     auto n = store.delete_all(inbox.id);
     if (!n) return store_error(n.error());
     count_deleted(context, *n);
@@ -732,13 +705,13 @@ Response get_tags(const store::Inbox& inbox, store::Store& store) {
 Response set_tags(const ApiContext& context, const Request& request, const store::Inbox& inbox,
                   store::Store& store) {
   Response error;
-  auto body = parse_body(request, error);
+  auto body = read_json_object(request.body, {"IDs", "Tags"}, context.json_limits, error, /*empty_ok=*/false);
   if (!body) return error;
-  auto ids = string_array(*body, "IDs", error);
-  if (!ids) return error;
-  auto tags = string_array(*body, "Tags", error);
-  if (!tags) return error;
-  if (ids->empty()) return invalid("IDs must list at least one message", "invalid_json");
+  std::optional<std::vector<std::string>> ids;
+  std::optional<std::vector<std::string>> tags;
+  if (!optional_strings(*body, "IDs", ids, error) || !optional_strings(*body, "Tags", tags, error)) return error;
+  if (!ids || ids->empty()) return invalid("IDs must list at least one message", "invalid_json");
+  if (!tags) tags.emplace();
   auto changed = store.set_tags(inbox.id, *ids, *tags);
   if (!changed) return store_error(changed.error());
   for (const std::string& id : *changed) publish(context, inbox.id, "update", json{{"ID", id}, {"Tags", *tags}});
@@ -752,13 +725,14 @@ Response rename_or_delete_tag(const ApiContext& context, const Request& request,
   std::string to;
   if (rename) {
     Response error;
-    auto body = parse_body(request, error);
+    auto body = read_json_object(request.body, {"Name"}, context.json_limits, error, /*empty_ok=*/false);
     if (!body) return error;
-    if (!body->is_object() || !body->contains("Name") || !(*body)["Name"].is_string()) {
-      return invalid("Name (the new tag name) is required", "invalid_json");
+    std::optional<std::string> name;
+    if (!optional_string(*body, "Name", name, error)) return error;
+    if (!name || name->find_first_not_of(" \t") == std::string::npos) {
+      return invalid("Name (the new tag name) must not be empty", "invalid_json");
     }
-    to = (*body)["Name"].get<std::string>();
-    if (to.find_first_not_of(" \t") == std::string::npos) return invalid("Name must not be empty", "invalid_json");
+    to = std::move(*name);
   }
   auto changed = rename ? store.rename_tag(inbox.id, tag, to) : store.delete_tag(inbox.id, tag);
   if (!changed) return store_error(changed.error());
@@ -799,56 +773,68 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
-std::optional<mime::SendAddress> send_address(const json& v) {
+// An address of a send body: a string, or {"Email", "Name"} (keys matched as Go matches them).
+std::optional<mime::SendAddress> send_address(json& v, const std::string& where, Response& error) {
   if (v.is_string()) return mime::SendAddress{v.get<std::string>(), ""};
-  if (!v.is_object() || !v.contains("Email") || !v["Email"].is_string()) return std::nullopt;
-  mime::SendAddress a;
-  a.email = v["Email"].get<std::string>();
-  if (v.contains("Name") && v["Name"].is_string()) a.name = v["Name"].get<std::string>();
-  return a;
+  if (!canonical_object(v, {"Email", "Name"}, where, error)) return std::nullopt;
+  std::optional<std::string> email, name;
+  if (!optional_string(v, "Email", email, error) || !optional_string(v, "Name", name, error)) return std::nullopt;
+  if (!email) {
+    error = invalid(where + " needs an Email", "invalid_json");
+    return std::nullopt;
+  }
+  return mime::SendAddress{std::move(*email), name.value_or("")};
 }
 
-// Mailpit's send body -> mime::SendRequest; nullopt and `error` on a malformed field.
-std::optional<mime::SendRequest> send_request(const json& body, Response& error) {
+// Mailpit's send body (its fields in canonical spelling) -> mime::SendRequest; nullopt and `error` on a
+// malformed field.
+std::optional<mime::SendRequest> send_request(json& body, Response& error) {
   mime::SendRequest r;
   const auto fail = [&](const std::string& message) {
     error = invalid(message, "invalid_json");
     return std::nullopt;
   };
-  if (!body.is_object()) return fail("the request body must be a JSON object");
-  if (!body.contains("From")) return fail("From is required");
-  auto from = send_address(body["From"]);
-  if (!from) return fail("From must be {\"Email\": ..., \"Name\": ...}");
+  if (!body.contains("From") || body["From"].is_null()) return fail("From is required");
+  auto from = send_address(body["From"], "From", error);
+  if (!from) return std::nullopt;
   r.from = *from;
   for (const auto& [key, list] : {std::pair<const char*, std::vector<mime::SendAddress>*>{"To", &r.to},
                                   {"Cc", &r.cc}, {"Bcc", &r.bcc}, {"ReplyTo", &r.reply_to}}) {
     if (!body.contains(key) || body[key].is_null()) continue;
     if (!body[key].is_array()) return fail(std::string(key) + " must be an array");
-    for (const json& v : body[key]) {
-      auto a = send_address(v);
-      if (!a) return fail(std::string(key) + " entries must be {\"Email\": ..., \"Name\": ...} or strings");
+    std::size_t i = 0;
+    for (json& v : body[key]) {
+      auto a = send_address(v, std::string(key) + "[" + std::to_string(i++) + "]", error);
+      if (!a) return std::nullopt;
       list->push_back(*a);
     }
   }
   for (const auto& [key, field] : {std::pair<const char*, std::string*>{"Subject", &r.subject},
                                    {"Text", &r.text}, {"HTML", &r.html}}) {
-    if (!body.contains(key) || body[key].is_null()) continue;
-    if (!body[key].is_string()) return fail(std::string(key) + " must be a string");
-    *field = body[key].get<std::string>();
+    std::optional<std::string> value;
+    if (!optional_string(body, key, value, error)) return std::nullopt;
+    if (value) *field = std::move(*value);
   }
   if (body.contains("Attachments") && !body["Attachments"].is_null()) {
     if (!body["Attachments"].is_array()) return fail("Attachments must be an array");
-    for (const json& a : body["Attachments"]) {
-      if (!a.is_object() || !a.contains("Content") || !a["Content"].is_string())
-        return fail("each attachment needs Content (base64)");
-      auto bytes = base64_decode(a["Content"].get<std::string>());
-      if (!bytes) return fail("attachment Content is not valid base64");
+    std::size_t i = 0;
+    for (json& a : body["Attachments"]) {
+      const std::string where = "Attachments[" + std::to_string(i++) + "]";
+      if (!canonical_object(a, {"Content", "Filename", "ContentType", "ContentID"}, where, error)) return std::nullopt;
+      std::optional<std::string> content, file_name, content_type, content_id;
+      if (!optional_string(a, "Content", content, error) || !optional_string(a, "Filename", file_name, error) ||
+          !optional_string(a, "ContentType", content_type, error) ||
+          !optional_string(a, "ContentID", content_id, error)) {
+        return std::nullopt;
+      }
+      if (!content) return fail(where + " needs Content (base64)");
+      auto bytes = base64_decode(*content);
+      if (!bytes) return fail(where + ": Content is not valid base64");
       mime::SendAttachment att;
       att.content = std::move(*bytes);
-      if (a.contains("Filename") && a["Filename"].is_string()) att.file_name = a["Filename"].get<std::string>();
-      if (a.contains("ContentType") && a["ContentType"].is_string())
-        att.content_type = a["ContentType"].get<std::string>();
-      if (a.contains("ContentID") && a["ContentID"].is_string()) att.content_id = a["ContentID"].get<std::string>();
+      att.file_name = file_name.value_or("");
+      att.content_type = content_type.value_or("");
+      att.content_id = content_id.value_or("");
       r.attachments.push_back(std::move(att));
     }
   }
@@ -859,15 +845,9 @@ std::optional<mime::SendRequest> send_request(const json& body, Response& error)
       r.headers.emplace_back(name, value.get<std::string>());
     }
   }
-  if (body.contains("Tags")) {
-    Response tag_error;
-    auto tags = string_array(body, "Tags", tag_error);
-    if (!tags) {
-      error = tag_error;
-      return std::nullopt;
-    }
-    r.tags = std::move(*tags);
-  }
+  std::optional<std::vector<std::string>> tags;
+  if (!optional_strings(body, "Tags", tags, error)) return std::nullopt;
+  if (tags) r.tags = std::move(*tags);
   return r;
 }
 
@@ -876,12 +856,23 @@ std::optional<mime::SendRequest> send_request(const json& body, Response& error)
 Response send(const ApiContext& context, const Request& request, const store::Inbox& inbox) {
   if (!context.submit) return error_response(503, "sending is not available", "unavailable");
   Response error;
-  auto body = parse_body(request, error);
+  JsonLimits limits = context.json_limits;
+  limits.max_bytes = context.send_body_limit;
+  auto body = read_json_object(request.body,
+                               {"From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Text", "HTML", "Attachments",
+                                "Headers", "Tags"},
+                               limits, error, /*empty_ok=*/false);
   if (!body) return error;
   auto req = send_request(*body, error);
   if (!req) return error;
   auto raw = mime::build_message(*req, context.hostname, core::now_unix_ms());
   if (!raw) return invalid(raw.error().message, "invalid_message");
+  if (raw->size() > context.max_message_size) {
+    return error_response(413,
+                          "the message would be " + std::to_string(raw->size()) + " bytes, more than " +
+                              std::to_string(context.max_message_size) + " (--max-message-size)",
+                          "message_too_large");
+  }
   core::Envelope envelope;
   envelope.mail_from = req->from.email;
   for (const auto* list : {&req->to, &req->cc, &req->bcc}) {
@@ -1067,16 +1058,16 @@ Response list_projects(const store::TokenScope& scope, store::Store& store) {
   return json_response(200, out);
 }
 
-Response create_project(const Request& request, const store::TokenScope& scope, store::Store& store) {
+Response create_project(const ApiContext& context, const Request& request, const store::TokenScope& scope,
+                        store::Store& store) {
   if (!scope.admin) return error_response(403, "only an admin token can create projects", "forbidden");
   Response error;
-  auto body = parse_body(request, error);
+  auto body = read_json_object(request.body, {"Name"}, context.json_limits, error, /*empty_ok=*/false);
   if (!body) return error;
-  if (!body->is_object() || !body->contains("Name") || !(*body)["Name"].is_string() ||
-      (*body)["Name"].get<std::string>().empty()) {
-    return invalid("Name is required", "invalid_json");
-  }
-  auto p = store.create_project((*body)["Name"].get<std::string>());
+  std::optional<std::string> name;
+  if (!optional_string(*body, "Name", name, error)) return error;
+  if (!name || name->empty()) return invalid("Name is required", "invalid_json");
+  auto p = store.create_project(*name);
   if (!p) {
     if (p.error().code == "conflict") return error_response(409, p.error().message, "conflict");
     return store_error(p.error());
@@ -1118,6 +1109,7 @@ bool read_retention(const json& body, store::InboxUpdate& update, Response& erro
         std::tuple{"MaxAgeSeconds", &update.max_age_ms, int64_t{1000}},
         std::tuple{"MaxBytes", &update.max_bytes, int64_t{1}}}) {
     if (!body.contains(key) || body[key].is_null()) continue;
+    // A negative number parses as number_integer; one beyond int64 as unsigned or float: all refused.
     if (!body[key].is_number_integer() || body[key].get<int64_t>() < 0 ||
         body[key].get<int64_t>() > (int64_t{1} << 50)) {
       error = invalid(std::string(key) + " must be a non-negative integer (0 = no limit)", "invalid_json");
@@ -1133,23 +1125,21 @@ void prune_inbox(const ApiContext& context, const store::Inbox& inbox, store::St
 Response create_inbox(const ApiContext& context, const Request& request, const store::TokenScope& scope,
                       store::Store& store) {
   Response error;
-  auto body = parse_body(request, error);
+  auto body = read_json_object(request.body, {"Project", "Name", "MaxMessages", "MaxAgeSeconds", "MaxBytes"},
+                               context.json_limits, error, /*empty_ok=*/false);
   if (!body) return error;
-  if (!body->is_object() || !body->contains("Name") || !(*body)["Name"].is_string() ||
-      (*body)["Name"].get<std::string>().empty()) {
-    return invalid("Name is required", "invalid_json");
+  std::optional<std::string> name, project_name;
+  if (!optional_string(*body, "Name", name, error) || !optional_string(*body, "Project", project_name, error)) {
+    return error;
   }
-  std::string project = scope.admin ? "default" : scope.project_name;
-  if (body->contains("Project")) {
-    if (!(*body)["Project"].is_string()) return invalid("Project must be a project name", "invalid_json");
-    project = (*body)["Project"].get<std::string>();
-  }
+  if (!name || name->empty()) return invalid("Name is required", "invalid_json");
+  const std::string project = project_name.value_or(scope.admin ? "default" : scope.project_name);
   if (!scope.admin && project != scope.project_name) {
     return error_response(404, "project '" + project + "' does not exist", "project_not_found");
   }
   store::InboxUpdate limits;
   if (!read_retention(*body, limits, error)) return error;
-  auto created = store.create_inbox(project, (*body)["Name"].get<std::string>());
+  auto created = store.create_inbox(project, *name);
   if (!created) {
     if (created.error().code == "not_found") return error_response(404, created.error().message, "project_not_found");
     if (created.error().code == "conflict") return error_response(409, created.error().message, "conflict");
@@ -1169,20 +1159,18 @@ Response update_inbox(const ApiContext& context, const Request& request, const R
   Response error;
   auto inbox = scoped_inbox(match.params.at("Slug"), scope, store, error);
   if (!inbox) return error;
-  auto body = parse_body(request, error);
+  auto body = read_json_object(request.body,
+                               {"Name", "MaxMessages", "MaxAgeSeconds", "MaxBytes", "RotateCredentials"},
+                               context.json_limits, error, /*empty_ok=*/false);
   if (!body) return error;
-  if (!body->is_object()) return invalid("the request body must be a JSON object", "invalid_json");
   store::InboxUpdate update;
-  if (body->contains("Name")) {
-    if (!(*body)["Name"].is_string() || (*body)["Name"].get<std::string>().empty())
-      return invalid("Name must be a non-empty string", "invalid_json");
-    update.name = (*body)["Name"].get<std::string>();
+  std::optional<bool> rotate;
+  if (!optional_string(*body, "Name", update.name, error) || !read_retention(*body, update, error) ||
+      !optional_bool(*body, "RotateCredentials", rotate, error)) {
+    return error;
   }
-  if (!read_retention(*body, update, error)) return error;
-  if (body->contains("RotateCredentials")) {
-    if (!(*body)["RotateCredentials"].is_boolean()) return invalid("RotateCredentials must be true or false", "invalid_json");
-    update.rotate_credentials = (*body)["RotateCredentials"].get<bool>();
-  }
+  if (update.name && update.name->empty()) return invalid("Name must be a non-empty string", "invalid_json");
+  update.rotate_credentials = rotate.value_or(false);
   auto updated = store.update_inbox(inbox->slug, update);
   if (!updated) {
     if (updated.error().code == "conflict") return error_response(409, updated.error().message, "conflict");
@@ -1454,6 +1442,9 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
   if (!target) return error_response(400, target.error().message, "bad_request");
 
   const RouteMatch match = match_route(request.method, target->raw_path);
+  const bool probe = match.kind == RouteMatch::Kind::kFound &&
+                     (match.route->id == RouteId::kLivez || match.route->id == RouteId::kReadyz);
+  if (auto refused = guard_request(request, context.origin_policy, probe)) return *refused;
   switch (match.kind) {
     case RouteMatch::Kind::kBadRequest:
       return error_response(400, "invalid percent-encoding in the path", "bad_request");
@@ -1490,7 +1481,7 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kListProjects:
       return list_projects(*scope, store);
     case RouteId::kCreateProject:
-      return create_project(request, *scope, store);
+      return create_project(context, request, *scope, store);
     case RouteId::kListInboxes:
       return list_inboxes(context, *scope, store);
     case RouteId::kCreateInbox:
@@ -1590,6 +1581,13 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
 Api::Api(ApiContext context) : context_(std::move(context)), waits_(std::make_unique<Waits>()) {}
 
 Api::~Api() = default;
+
+std::size_t Api::body_limit(std::string_view method, std::string_view target) const {
+  const std::string_view path = target.substr(0, target.find('?'));
+  const RouteMatch match = match_route(method, path);
+  if (match.kind == RouteMatch::Kind::kFound && match.route->id == RouteId::kSend) return context_.send_body_limit;
+  return context_.json_limits.max_bytes;
+}
 
 std::optional<store::TokenScope> Api::authenticate(const Request& request, store::Store& store) const {
   std::optional<Response> failure;

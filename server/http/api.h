@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,60 +21,12 @@
 #include "core/stats.h"
 #include "core/types.h"
 #include "events/hub.h"
+#include "http/message.h"
+#include "http/request_body.h"
+#include "http/request_guard.h"
 #include "store/store.h"
 
 namespace mailjar::http {
-
-// Fired by the listener when the client goes away while its request is being answered, so that a held
-// request (a wait) can end at once instead of at its timeout. Thread-safe; the callback runs at most once:
-// on the firing thread, or on the registering thread when the signal had already fired.
-class CancelSignal {
- public:
-  void on_cancel(std::function<void()> callback) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!fired_) {
-        callback_ = std::move(callback);
-        return;
-      }
-    }
-    if (callback) callback();
-  }
-  void fire() {
-    std::function<void()> callback;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (fired_) return;
-      fired_ = true;
-      callback = std::move(callback_);
-    }
-    if (callback) callback();
-  }
-
- private:
-  std::mutex mu_;
-  bool fired_ = false;
-  std::function<void()> callback_;
-};
-
-struct Request {
-  std::string method;                                   // "GET", "POST", ...
-  std::string target;                                   // path + optional "?query", as received
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string body;
-  std::shared_ptr<CancelSignal> cancel;  // set by the listener; may be null (tests)
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-  std::string body;
-  // Set when the answer is not ready yet (the wait API, a send waiting for its commit): the caller must
-  // call deferred(reply) once, and `reply` will be called exactly once later, from any thread. The other
-  // fields are then unused.
-  std::function<void(std::function<void(Response)>)> deferred;
-};
 
 // What handlers need beyond the request and the thread's Store. Everything optional has a safe default:
 // without a hub no events are published and /api/v1/wait answers 503.
@@ -109,6 +62,10 @@ struct ApiContext {
   std::function<AnalysisCounters()> analysis_counters;  // /api/v1/info RuntimeStats; unset: zeros
   std::function<core::Result<std::optional<std::vector<store::StoredReport>>>(int64_t inbox_id, const std::string& id)>
       analyze_now;
+  OriginPolicy origin_policy;                           // Host, Origin and Content-Type checks (request_guard.h)
+  JsonLimits json_limits;                               // every JSON body but /send's
+  std::size_t send_body_limit = 36 << 20;               // POST /api/v1/send's JSON body (base64 attachments)
+  std::size_t max_message_size = 25 << 20;              // a message built by /send larger than this: 413
   std::string smtp_host = "127.0.0.1";                  // shown with inbox credentials
   uint16_t smtp_port = 1025;
 };
@@ -122,6 +79,10 @@ class Api {
   // Applies every inbox's retention limits now, on the calling (worker) thread, and publishes "prune"
   // events. The server calls it periodically (--retention-interval).
   void prune_all() const;
+
+  // The largest body a request to `method` `target` may have (HttpLimits::body_limit): /send's limit for
+  // POST /api/v1/send, the JSON limit for everything else. Pure, cheap: for a network thread.
+  std::size_t body_limit(std::string_view method, std::string_view target) const;
 
   // The scope of a request under --auth on (an admin scope when auth is off): for the WebSocket, whose
   // upgrade is checked on a network thread and verified here on a worker. nullopt: refuse.

@@ -33,20 +33,15 @@ struct Registry {
 WsHooks event_stream_hooks(const ApiContext& context, const Api& api) {
   auto registry = std::make_shared<Registry>();
   WsHooks hooks;
-  hooks.check = [](const Request& request) -> std::optional<Response> {
+  hooks.check = [&context](const Request& request) -> std::optional<Response> {
     auto target = parse_target(request.target);
     if (!target) return error_response(400, target.error().message, "bad_request");
     const RouteMatch match = match_route("GET", target->raw_path);
     if (match.kind != RouteMatch::Kind::kFound || match.route->id != RouteId::kEvents) {
       return error_response(404, "no WebSocket at " + target->raw_path, "not_found");
     }
-    const std::string origin = header(request, "origin");
-    const std::string host = header(request, "host");
-    if (!origin.empty() && origin != "http://" + host && origin != "https://" + host) {
-      return error_response(403, "cross-origin WebSocket refused: Origin " + origin + " is not this server",
-                            "forbidden_origin");
-    }
-    return std::nullopt;
+    if (auto refused = check_host(request, context.origin_policy)) return refused;
+    return check_origin(request, context.origin_policy);
   };
   hooks.opened = [&context, &api, registry](const Request& request, std::shared_ptr<WsConnection> ws) {
     {

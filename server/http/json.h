@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/api.h"
+#include "http/message.h"
 
 namespace mailjar::http {
 

@@ -29,6 +29,7 @@
 //   handle holds its session weakly, so an application keeping it does not keep the socket.
 #include "http/server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -430,6 +431,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(error_code ec, std::size_t bytes) {
     if (ec || parser_->is_done()) return on_read(ec, bytes);  // an error, or a request without a body
     const auto& header = parser_->get();
+    if (const auto& route_limit = listener_->limits().body_limit) {
+      const std::size_t limit =
+          std::min(listener_->limits().max_body_bytes, route_limit(header.method_string(), header.target()));
+      const boost::optional<std::uint64_t> length = parser_->content_length();
+      if (length && *length > limit) return on_read(bhttp::error::body_limit, bytes);
+      parser_->body_limit(static_cast<std::uint64_t>(limit));  // bounds each chunk of a chunked body
+    }
     if (header.version() >= 11 &&
         core::ascii_iequals(header[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -17,9 +17,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
-#include "http/api.h"
+#include "http/message.h"
 
 namespace boost::asio {
 class io_context;
@@ -30,6 +31,10 @@ namespace mailjar::http {
 struct HttpLimits {
   std::size_t max_header_bytes = 16384;
   std::size_t max_body_bytes = 33554432;
+  // The body limit of one request, by method and target, once its header is read (at most
+  // max_body_bytes): a larger Content-Length gets its 413 at once, before any of the body is read.
+  // Unset: max_body_bytes for every request. Called on a network thread: must be pure and fast.
+  std::function<std::size_t(std::string_view method, std::string_view target)> body_limit;
   int read_timeout_s = 60;
   int max_connections = 1024;
   std::size_t max_ws_queue_bytes = 4 << 20;  // queued outgoing WebSocket bytes per connection

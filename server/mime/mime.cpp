@@ -12,6 +12,8 @@
 //   the input before GMime sees it. No exception leaves parse_summary(): GMime is C, and the C++ code
 //   below is wrapped in a catch-all.
 #include "core/ascii.h"
+#include "core/names.h"
+#include "core/utf8.h"
 #include "mime/mime.h"
 
 #include <gmime/gmime.h>
@@ -32,6 +34,9 @@ namespace mailjar::mime {
 // Shared with detail.cpp (declared in mime_internal.h).
 
 namespace internal {
+
+using core::utf8_sequence_length;
+
 namespace {
 
 constexpr std::size_t kMaxCharsetNameBytes = 64;
@@ -43,35 +48,6 @@ GMimeParserOptions* g_parser_options = nullptr;  // read-only after init(); shar
 // UTF-8 helpers.
 
 constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the valid UTF-8 sequence at s[i], or 0 if the bytes there are not one (RFC 3629: no
-// overlongs, no surrogates, nothing above U+10FFFF).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  const std::size_t left = s.size() - i;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    return (left >= 2 && (b(i + 1) & 0xC0) == 0x80) ? 2 : 0;
-  }
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (left < 3) return 0;
-    const unsigned char c1 = b(i + 1);
-    if ((c1 & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
-    if (c == 0xED && c1 >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (left < 4) return 0;
-    const unsigned char c1 = b(i + 1);
-    if ((c1 & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80 || (b(i + 3) & 0xC0) != 0x80) return 0;
-    if (c == 0xF0 && c1 < 0x90) return 0;   // overlong
-    if (c == 0xF4 && c1 >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 
 // Length of the run of ASCII bytes other than NUL at the start of `s`; eight bytes at a time.
 std::size_t ascii_prefix(const char* s, std::size_t n) {
@@ -523,8 +499,8 @@ using internal::trim;
 using internal::truncate_utf8_bytes;
 using internal::utf8_sequence_length;
 
-constexpr std::size_t kMaxTags = 64;       // tags kept per message
-constexpr std::size_t kMaxTagBytes = 200;  // bytes per tag
+using core::kMaxTagBytes;  // bytes per tag (longer ones are cut)
+using core::kMaxTags;      // tags kept per message
 constexpr std::size_t kMaxParseErrorBytes = 1024;
 constexpr int kMaxAddressNesting = 4;        // groups inside groups (not legal, but parsed)
 constexpr std::size_t kMaxAddresses = 1000;  // per header, after flattening
@@ -806,6 +782,7 @@ void add_tag(std::vector<std::string>& tags, std::string_view tag) {
   if (tag.empty() || tags.size() >= kMaxTags) return;
   std::string t = make_valid_utf8(tag);
   truncate_utf8_bytes(t, kMaxTagBytes);
+  if (core::name_problem(t, "tag", kMaxTagBytes)) return;  // e.g. a control character: not a tag
   if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(std::move(t));
 }
 

@@ -33,6 +33,7 @@
 #include <optional>
 
 #include "core/id.h"
+#include "core/names.h"
 #include "store/index_internal.h"
 #include "store/wal_vfs.h"
 #include "store/schema_internal.h"
@@ -1243,7 +1244,9 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
 }
 
 Result<Project> Store::create_project(const std::string& name) {
-  if (name.empty()) return core::make_error("invalid", "project name is empty");
+  if (auto problem = core::name_problem(name, "project name", core::kMaxNameBytes)) {
+    return core::make_error("invalid", *problem);
+  }
   const int64_t now = core::now_unix_ms();
   auto id = impl_->insert_project(name, now);
   if (!id) {
@@ -1268,6 +1271,9 @@ Result<std::vector<Project>> Store::list_projects() {
 }
 
 Result<Inbox> Store::create_inbox(const std::string& project_name, const std::string& name) {
+  if (auto problem = core::name_problem(name, "inbox name", core::kMaxNameBytes)) {
+    return core::make_error("invalid", *problem);
+  }
   if (auto r = impl_->run(kBegin, "begin"); !r) return r.error();
   auto result = [&]() -> Result<Inbox> {
     auto pid = impl_->project_id(project_name);
@@ -1790,6 +1796,13 @@ Result<std::vector<std::string>> Store::delete_matching(int64_t inbox_id, const 
 
 Result<std::vector<std::string>> Store::set_tags(int64_t inbox_id, const std::vector<std::string>& ids,
                                                  const std::vector<std::string>& tags) {
+  if (tags.size() > core::kMaxTags) {
+    return core::make_error("invalid", "more than " + std::to_string(core::kMaxTags) + " tags");
+  }
+  for (const std::string& tag : tags) {
+    if (tag.empty()) continue;  // dropped, as documented
+    if (auto problem = core::name_problem(tag, "tag", core::kMaxTagBytes)) return core::make_error("invalid", *problem);
+  }
   return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
     auto cleared = for_id_chunks(impl_->db,
                                  "DELETE FROM message_tags WHERE seq IN (SELECT seq FROM messages WHERE inbox_id = ? "
@@ -1811,6 +1824,9 @@ Result<std::vector<std::string>> Store::set_tags(int64_t inbox_id, const std::ve
 }
 
 Result<std::vector<std::string>> Store::rename_tag(int64_t inbox_id, const std::string& from, const std::string& to) {
+  if (!to.empty()) {
+    if (auto problem = core::name_problem(to, "tag", core::kMaxTagBytes)) return core::make_error("invalid", *problem);
+  }
   return in_transaction<std::vector<std::string>>(impl_->db, [&]() -> Result<std::vector<std::string>> {
     Dynamic d;
     if (auto r = d.prepare(impl_->db,
@@ -1854,7 +1870,9 @@ Result<Inbox> Store::update_inbox(const std::string& slug, const InboxUpdate& up
     if (!found->has_value()) return core::make_error("not_found", "inbox '" + slug + "' does not exist");
     Inbox in = std::move(**found);
     if (update.name) {
-      if (update.name->empty()) return core::make_error("invalid", "inbox name is empty");
+      if (auto problem = core::name_problem(*update.name, "inbox name", core::kMaxNameBytes)) {
+        return core::make_error("invalid", *problem);
+      }
       in.name = *update.name;
     }
     for (const auto& [value, field] : {std::pair{update.max_messages, &in.max_messages},

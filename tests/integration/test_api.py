@@ -141,7 +141,8 @@ def test_errors_are_json_with_codes(server):
     assert status == 400 and err["Code"] == "invalid_query" and "foo" in err["Error"]
     status, _, err = call(server, "PUT", "/api/v1/messages", body=None, headers={"Content-Type": "application/json"})
     assert status == 200  # an empty body marks all unread, as Mailpit does
-    status, _, raw = server.http_request("PUT", "/api/v1/tags", body=b"{not json")
+    status, _, raw = server.http_request("PUT", "/api/v1/tags", body=b"{not json",
+                                         headers={"Content-Type": "application/json"})
     assert status == 400 and json.loads(raw)["Code"] == "invalid_json"
     status, _, err = call(server, "GET", "/inboxes/no-such-inbox/api/v1/messages")
     assert status == 404 and err["Code"] == "inbox_not_found"
@@ -572,7 +573,7 @@ def test_waits_of_clients_that_hang_up_end_at_once(make_server):
     socks = []
     for i in range(50):
         s = socket.create_connection((HOST, srv.http_port))
-        s.sendall(f"GET /api/v1/wait?timeout=120s&query=subject:never{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.sendall(f"GET /api/v1/wait?timeout=120s&query=subject:never{i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         socks.append(s)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and waiting() < 50:
@@ -590,7 +591,7 @@ def test_waits_of_clients_that_hang_up_end_at_once(make_server):
 def _half_closed_request(srv, target):
     """Sends one GET, shuts the sending side (as `nc -N` does) and reads until the server closes."""
     with socket.create_connection((HOST, srv.http_port), timeout=10) as s:
-        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         s.shutdown(socket.SHUT_WR)
         data = b""
         while True:
@@ -629,7 +630,7 @@ def test_expect_100_continue_is_answered_before_the_body(make_server):
     body = json.dumps({"From": {"Email": "a@example.com"}, "To": [{"Email": "b@example.org"}],
                        "Subject": f"continue {tok}", "Text": "x" * 5000}).encode()
     with socket.create_connection((HOST, srv.http_port), timeout=10) as s:
-        s.sendall(f"POST /api/v1/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(f"POST /api/v1/send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode())
         interim = _read_reply_head(s)
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim
@@ -646,7 +647,7 @@ def test_expect_100_continue_is_answered_before_the_body(make_server):
     assert search_ids(srv, f"subject:continue subject:{tok}") == {mid}
     # A body over the limit is refused at once, without 100 Continue, and the body is never needed.
     with socket.create_connection((HOST, srv.http_port), timeout=10) as s:
-        s.sendall(b"POST /api/v1/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(b"POST /api/v1/send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n")
         assert _read_reply_head(s).startswith(b"HTTP/1.1 413 ")
 

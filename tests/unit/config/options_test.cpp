@@ -117,6 +117,13 @@ const std::vector<FlagCase>& flag_cases() {
       {"http-max-connections", "10", [](const ServeOptions& o) { return o.http_max_connections == 10; }},
       {"http-max-body", "1G", [](const ServeOptions& o) { return o.http_max_body == 1073741824; }},
       {"http-timeout", "90", [](const ServeOptions& o) { return o.http_timeout_s == 90; }},
+      {"http-max-json", "64K", [](const ServeOptions& o) { return o.http_max_json == 65536; }},
+      {"http-max-json-depth", "8", [](const ServeOptions& o) { return o.http_max_json_depth == 8; }},
+      {"allowed-hosts", "mail.test, proxy.example",
+       [](const ServeOptions& o) {
+         return o.allowed_hosts == std::vector<std::string>{"mail.test", "proxy.example"};
+       }},
+      {"http-workers", "3", [](const ServeOptions& o) { return o.http_workers == 3; }},
       {"threads", "4", [](const ServeOptions& o) { return o.threads == 4; }},
       {"workers", "8", [](const ServeOptions& o) { return o.workers == 8; }},
       {"log-level", "debug", [](const ServeOptions& o) { return o.log_level == "debug"; }},
@@ -380,6 +387,9 @@ TEST(ServeRanges, BoundsAreAcceptedAndOneBeyondIsRejected) {
       {"http-timeout", 1, 3600},
       {"threads", 0, 256},
       {"workers", 0, 256},
+      {"http-workers", 0, 256},
+      {"http-max-json", 1024, 2147483648ULL},
+      {"http-max-json-depth", 4, 1000},
       {"analysis-queue", 0, 10000000},
   };
   std::set<std::string> covered;

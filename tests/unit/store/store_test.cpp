@@ -397,7 +397,7 @@ TEST(StoreInboxes, SlugsAreDerivedAndUnique) {
       {"Acme", "my inbox", "my-inbox-2"},    // different name, same slug
       {"Other", "My Inbox!", "my-inbox-3"},  // same name in another project
       {"Acme", "  --Leading and trailing--  ", "leading-and-trailing"},
-      {"Acme", "", "inbox"},
+      {"Acme", "???", "inbox"},  // nothing left of the name
       {"Acme", "!!!", "inbox-2"},
       {"Acme",
        "\xC3\x9Cn\xC3\xAF"
