@@ -283,6 +283,8 @@ int run_serve(const config::ServeOptions& o) {
   ctx.json_limits.max_bytes = o.http_max_json;
   ctx.json_limits.max_depth = o.http_max_json_depth;
   ctx.max_message_size = o.limits.max_message_size;
+  ctx.mailhog.max_body = o.mailhog_max_body;
+  ctx.mailhog.max_reply = o.mailhog_max_reply;
   // A send body carries the message's attachments in base64 (4/3 of their size) plus its JSON.
   ctx.send_body_limit = o.limits.max_message_size / 3 * 4 + (1 << 20);
   ctx.smtp_host = o.smtp.host;

@@ -1554,9 +1554,9 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kEvents:
       return error_response(400, "this is a WebSocket endpoint: send Upgrade: websocket", "websocket_required");
     case RouteId::kMailHogMessages:
-      return mailhog_messages(*target, *inbox, store);
+      return mailhog_messages(*target, *inbox, store, context.mailhog);
     case RouteId::kMailHogSearch:
-      return mailhog_search(*target, *inbox, store);
+      return mailhog_search(*target, *inbox, store, context.mailhog);
     case RouteId::kUiPage:
       return ui_page(request);
     case RouteId::kLivez:

@@ -21,6 +21,7 @@
 #include "core/stats.h"
 #include "core/types.h"
 #include "events/hub.h"
+#include "http/mailhog_limits.h"
 #include "http/message.h"
 #include "http/request_body.h"
 #include "http/request_guard.h"
@@ -64,6 +65,7 @@ struct ApiContext {
       analyze_now;
   OriginPolicy origin_policy;                           // Host, Origin and Content-Type checks (request_guard.h)
   JsonLimits json_limits;                               // every JSON body but /send's
+  MailHogLimits mailhog;                                // bounds of the MailHog v2 replies
   std::size_t send_body_limit = 36 << 20;               // POST /api/v1/send's JSON body (base64 attachments)
   std::size_t max_message_size = 25 << 20;              // a message built by /send larger than this: 413
   std::string smtp_host = "127.0.0.1";                  // shown with inbox credentials

@@ -38,14 +38,6 @@ constexpr std::size_t kMaxQueryBytes = 4096;    // as the search language's own 
 constexpr std::size_t kMaxQueryWords = 64;      // kind=containing: words (terms) per query
 constexpr std::size_t kMaxHeaderFields = 1000;  // header fields listed per message in Content.Headers
 
-Response json_response(const json& body) {
-  Response response;
-  response.status = 200;
-  response.content_type = "application/json";
-  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return response;
-}
-
 Response store_error(const core::Error& error) {
   return error_response(500, "storage error: " + error.message, "internal");
 }
@@ -121,32 +113,54 @@ json headers_json(std::string_view block) {
   return out;
 }
 
-json item_json(const store::MessageRow& row, const std::string& raw, const core::Envelope& envelope) {
-  const auto [header_block, body] = split_message(raw);
+// `text` cut to `limits.max_body` bytes, with the documented marker when cut.
+std::string bounded(std::string_view text, std::size_t whole_size, const std::string& id,
+                    const MailHogLimits& limits) {
+  if (text.size() <= limits.max_body) return std::string(text);
+  std::string out(text.substr(0, limits.max_body));
+  out += "\r\n[mailjar: truncated at " + std::to_string(limits.max_body) + " of " + std::to_string(whole_size) +
+         " bytes; GET /api/v1/message/" + id + "/raw for the whole message]";
+  return out;
+}
+
+// One item, dumped (JSON text).
+std::string item_json(const store::MessageRow& row, const std::string& raw, const core::Envelope& envelope,
+                      const MailHogLimits& limits) {
+  auto [header_block, body] = split_message(raw);
+  if (header_block.size() > limits.max_body) header_block = header_block.substr(0, limits.max_body);
   json to = json::array();
   json raw_to = json::array();
   for (const core::Recipient& r : envelope.rcpts) {
     to.push_back(path_json(r.address));
     raw_to.push_back(r.address);
   }
-  return json{
+  const json item{
       {"ID", row.id},
       {"From", path_json(envelope.mail_from)},
       {"To", std::move(to)},
       {"Content",
-       {{"Headers", headers_json(header_block)}, {"Body", body}, {"Size", raw.size()}, {"MIME", nullptr}}},
+       {{"Headers", headers_json(header_block)},
+        {"Body", bounded(body, raw.size(), row.id, limits)},
+        {"Size", raw.size()},
+        {"MIME", nullptr}}},
       {"Created", rfc3339_ms(row.received_ms)},
       {"MIME", nullptr},
       {"Raw",
-       {{"From", envelope.mail_from}, {"To", std::move(raw_to)}, {"Data", raw}, {"Helo", envelope.helo}}},
+       {{"From", envelope.mail_from},
+        {"To", std::move(raw_to)},
+        {"Data", bounded(raw, raw.size(), row.id, limits)},
+        {"Helo", envelope.helo}}},
   };
+  return item.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // {total, count, start, items}: one item per row whose raw bytes are still there (a message deleted
-// between the list and this read is left out).
+// between the list and this read is left out), until the JSON reaches limits.max_reply. Items are dumped
+// one at a time into the reply, so that no message is held twice.
 Response page_response(int64_t total, int64_t start, const std::vector<store::MessageRow>& rows,
-                       const store::Inbox& inbox, store::Store& store) {
-  json items = json::array();
+                       const store::Inbox& inbox, store::Store& store, const MailHogLimits& limits) {
+  std::string items = "[";
+  std::size_t count = 0;
   for (const store::MessageRow& row : rows) {
     auto raw = store.get_raw(inbox.id, row.id);
     if (!raw) return store_error(raw.error());
@@ -154,11 +168,22 @@ Response page_response(int64_t total, int64_t start, const std::vector<store::Me
     auto envelope = store.get_envelope(inbox.id, row.id);
     if (!envelope) return store_error(envelope.error());
     const core::Envelope empty;
-    items.push_back(item_json(row, *raw.value(), envelope.value() ? *envelope.value() : empty));
+    std::string item = item_json(row, *raw.value(), envelope.value() ? *envelope.value() : empty, limits);
+    raw.value().reset();
+    if (count > 0 && items.size() + item.size() + 1 > limits.max_reply) break;
+    if (count > 0) items += ',';
+    items += item;
+    ++count;
   }
-  const std::size_t count = items.size();
-  return json_response(
-      json{{"total", total}, {"count", count}, {"start", start}, {"items", std::move(items)}});
+  items += ']';
+  Response response;
+  response.status = 200;
+  response.content_type = "application/json";
+  response.body = R"({"total":)" + std::to_string(total) + R"(,"count":)" + std::to_string(count) +
+                  R"(,"start":)" + std::to_string(start) + R"(,"items":)";
+  response.body += items;
+  response.body += '}';
+  return response;
 }
 
 // The terms of a MailHog search; nullopt and `error` for a bad kind or query.
@@ -209,20 +234,22 @@ std::optional<std::vector<store::QueryTerm>> search_terms(const Target& target, 
 
 }  // namespace
 
-Response mailhog_messages(const Target& target, const store::Inbox& inbox, store::Store& store) {
+Response mailhog_messages(const Target& target, const store::Inbox& inbox, store::Store& store,
+                          const MailHogLimits& limits) {
   try {
     Response error;
     auto paging = parse_paging(target, error);
     if (!paging) return error;
     auto page = store.list_messages(inbox.id, paging->start, paging->limit);
     if (!page) return store_error(page.error());
-    return page_response(page->total, paging->start, page->messages, inbox, store);
+    return page_response(page->total, paging->start, page->messages, inbox, store, limits);
   } catch (const std::exception& e) {
     return error_response(500, std::string("internal error: ") + e.what(), "internal");
   }
 }
 
-Response mailhog_search(const Target& target, const store::Inbox& inbox, store::Store& store) {
+Response mailhog_search(const Target& target, const store::Inbox& inbox, store::Store& store,
+                        const MailHogLimits& limits) {
   try {
     Response error;
     auto paging = parse_paging(target, error);
@@ -231,7 +258,7 @@ Response mailhog_search(const Target& target, const store::Inbox& inbox, store::
     if (!terms) return error;
     auto page = store.search(inbox.id, store::compile_query(*terms), paging->start, paging->limit);
     if (!page) return store_error(page.error());
-    return page_response(page->matched, paging->start, page->messages, inbox, store);
+    return page_response(page->matched, paging->start, page->messages, inbox, store, limits);
   } catch (const std::exception& e) {
     return error_response(500, std::string("internal error: ") + e.what(), "internal");
   }

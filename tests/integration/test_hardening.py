@@ -271,3 +271,30 @@ def test_names_and_tags_are_bounded(server):
         assert status == 400 and err["Code"] == "invalid_value", (path, err)
     status, _ = call(server, "POST", "/api/v1/projects", body={"Name": "p" * 128})
     assert status == 201
+
+
+# ---- 2. MailHog's API v2 reply is bounded --------------------------------------------------------------
+
+def test_mailhog_reply_is_bounded_whatever_is_stored(make_server):
+    srv = make_server("--mailhog-max-body", "256K", "--mailhog-max-reply", "2M")
+    big_body = ("y" * 998 + "\r\n") * 3000  # 3 MB each
+    ids = []
+    with srv.smtp() as c:
+        for _ in range(6):
+            ids.append(smtplib_send(c, "a@example.com", ["b@example.org"], make_message(token(), body=big_body)))
+    status, headers, raw = srv.http_request("GET", "/api/v2/messages?limit=50")
+    assert status == 200
+    assert len(raw) <= 2 * 1024 * 1024 + 64 * 1024, len(raw)  # once: ~36 MB (every message twice, whole)
+    page = json.loads(raw)
+    assert page["total"] == 6 and 1 <= page["count"] == len(page["items"]) < 6
+    item = page["items"][0]
+    assert item["Content"]["Size"] > 3_000_000
+    assert item["Content"]["Body"].endswith(f"/api/v1/message/{item['ID']}/raw for the whole message]")
+    assert len(item["Raw"]["Data"]) < 300 * 1024
+    # Paging by count reaches them all.
+    seen, start = set(), 0
+    while start < 6:
+        page = json.loads(srv.http_request("GET", f"/api/v2/messages?limit=50&start={start}")[2])
+        seen.update(i["ID"] for i in page["items"])
+        start += page["count"]
+    assert seen == set(ids)

@@ -124,6 +124,8 @@ const std::vector<FlagCase>& flag_cases() {
          return o.allowed_hosts == std::vector<std::string>{"mail.test", "proxy.example"};
        }},
       {"http-workers", "3", [](const ServeOptions& o) { return o.http_workers == 3; }},
+      {"mailhog-max-body", "64K", [](const ServeOptions& o) { return o.mailhog_max_body == 65536; }},
+      {"mailhog-max-reply", "1G", [](const ServeOptions& o) { return o.mailhog_max_reply == 1073741824; }},
       {"threads", "4", [](const ServeOptions& o) { return o.threads == 4; }},
       {"workers", "8", [](const ServeOptions& o) { return o.workers == 8; }},
       {"log-level", "debug", [](const ServeOptions& o) { return o.log_level == "debug"; }},
@@ -390,6 +392,8 @@ TEST(ServeRanges, BoundsAreAcceptedAndOneBeyondIsRejected) {
       {"http-workers", 0, 256},
       {"http-max-json", 1024, 2147483648ULL},
       {"http-max-json-depth", 4, 1000},
+      {"mailhog-max-body", 1024, 2147483648ULL},
+      {"mailhog-max-reply", 65536, 2147483648ULL},
       {"analysis-queue", 0, 10000000},
   };
   std::set<std::string> covered;

@@ -79,8 +79,8 @@ class MailHogTest : public testing::Test {
     auto target = parse_target(target_text);
     EXPECT_TRUE(target.ok()) << target_text;
     if (!target.ok()) return {};
-    if (target->raw_path == "/api/v2/search") return mailhog_search(*target, inbox_, *store_);
-    return mailhog_messages(*target, inbox_, *store_);
+    if (target->raw_path == "/api/v2/search") return mailhog_search(*target, inbox_, *store_, limits_);
+    return mailhog_messages(*target, inbox_, *store_, limits_);
   }
 
   // The JSON body of a call, checking its status and content type.
@@ -106,6 +106,7 @@ class MailHogTest : public testing::Test {
   std::unique_ptr<store::Store> store_;
   store::Inbox inbox_;
   core::IdGenerator ids_;
+  MailHogLimits limits_;
 };
 
 std::string simple_raw(const std::string& subject, const std::string& from = "Sender <sender@example.com>",
@@ -412,6 +413,59 @@ TEST_F(MailHogTest, OtherInboxesAreNotListed) {
   const json in_other = json::parse(mailhog_messages(target.value(), other.value(), *store_).body);
   EXPECT_EQ(in_other.at("total"), 1);
   EXPECT_EQ(in_other.at("items").at(0).at("Content").at("Headers").at("Subject").at(0), "elsewhere");
+}
+
+TEST_F(MailHogTest, LargeBodiesAreCutWithTheMarker) {
+  limits_.max_body = 1000;
+  const std::string body(5000, 'b');
+  const std::string raw = simple_raw("big", "s@example.com", "r@example.com", body);
+  const std::string id = insert(raw, envelope("s@example.com", {"r@example.com"}), kBaseMs);
+  insert(simple_raw("small"), envelope("s@example.com", {"r@example.com"}), kBaseMs + 1);
+  const json page = get("/api/v2/messages");
+  ASSERT_EQ(page.at("count"), 2);
+  const json& big = page.at("items").at(1);
+  const std::string marker = "\r\n[mailjar: truncated at 1000 of " + std::to_string(raw.size()) +
+                             " bytes; GET /api/v1/message/" + id + "/raw for the whole message]";
+  EXPECT_EQ(big.at("Content").at("Body"), std::string(1000, 'b') + marker);
+  EXPECT_EQ(big.at("Raw").at("Data"), raw.substr(0, 1000) + marker);
+  EXPECT_EQ(big.at("Content").at("Size"), raw.size());  // the whole size
+  const json& small = page.at("items").at(0);
+  EXPECT_EQ(small.at("Content").at("Body"), "hello\r\n");  // under the limit: as stored
+}
+
+TEST_F(MailHogTest, AHeaderBlockBeyondTheLimitIsCut) {
+  limits_.max_body = 1000;
+  const std::string raw = "Subject: s\r\nX-Long: " + std::string(100000, 'h') + "\r\n\r\nbody\r\n";
+  insert(raw, envelope("s@example.com", {"r@example.com"}), kBaseMs);
+  const json item = get("/api/v2/messages").at("items").at(0);
+  EXPECT_EQ(item.at("Content").at("Headers").at("Subject").at(0), "s");
+  EXPECT_LT(item.at("Content").at("Headers").at("X-Long").at(0).get<std::string>().size(), 1000u);
+}
+
+TEST_F(MailHogTest, APageEndsEarlyAtTheReplyLimitButHoldsAtLeastOneItem) {
+  limits_.max_body = 1 << 20;
+  limits_.max_reply = 100000;
+  for (int i = 0; i < 5; ++i) {
+    insert(simple_raw("m" + std::to_string(i), "s@example.com", "r@example.com", std::string(30000, 'x')),
+           envelope("s@example.com", {"r@example.com"}), kBaseMs + i);
+  }
+  const Response r = call("/api/v2/messages?limit=5");
+  EXPECT_LE(r.body.size(), 100000u);
+  const json page = json::parse(r.body);
+  EXPECT_EQ(page.at("total"), 5);
+  EXPECT_EQ(page.at("count"), page.at("items").size());
+  EXPECT_EQ(page.at("count"), 1);  // each item holds the body twice (Body, Raw.Data): 60 KB
+  // Paging by count reaches every message.
+  std::set<std::string> seen;
+  for (int start = 0; start < 5;) {
+    const json next = get("/api/v2/messages?limit=5&start=" + std::to_string(start));
+    ASSERT_GE(next.at("count").get<int>(), 1);
+    for (const json& item : next.at("items")) seen.insert(item.at("ID"));
+    start += next.at("count").get<int>();
+  }
+  EXPECT_EQ(seen.size(), 5u);
+  limits_.max_reply = 10;  // smaller than any item: still one
+  EXPECT_EQ(get("/api/v2/messages").at("count"), 1);
 }
 
 }  // namespace
