@@ -228,6 +228,7 @@ int run_serve(const config::ServeOptions& o) {
   lo.max_connections = o.max_connections;
   lo.command_timeout_s = o.command_timeout_s;
   lo.data_timeout_s = o.data_timeout_s;
+  lo.min_data_rate = o.min_data_rate;
   lo.tls_cert = cert;
   lo.tls_key = key;
 

@@ -43,8 +43,12 @@ struct ServeOptions {
                                          // --max-recipients, --max-errors
   smtp::BareNewlinePolicy bare_newline = smtp::BareNewlinePolicy::kAcceptAndFlag;  // --bare-newline accept|reject
   int max_connections = 512;             // --max-connections N   (SMTP sessions at once; more get 421 4.7.0)
-  int command_timeout_s = 300;           // --command-timeout SECONDS (RFC 5321 4.5.3.2: 5 minutes)
-  int data_timeout_s = 300;              // --data-timeout SECONDS (between DATA/BDAT bytes)
+  int command_timeout_s = 300;           // --command-timeout SECONDS (RFC 5321 4.5.3.2: 5 minutes): to send
+                                         // one whole command line, however slowly
+  int data_timeout_s = 300;              // --data-timeout SECONDS: to send message content (DATA, a BDAT
+                                         // chunk), extended by --min-data-rate, never beyond this much left
+  std::size_t min_data_rate = 500;       // --min-data-rate BYTES: per second of message content that keeps
+                                         // extending the data deadline (Postfix's smtpd_min_data_rate); 0: none
   int http_max_connections = 1024;       // --http-max-connections N
   std::size_t http_max_body = 33554432;  // --http-max-body BYTES (request bodies)
   int http_timeout_s = 60;               // --http-timeout SECONDS (reading a request)

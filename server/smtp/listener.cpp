@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
@@ -102,8 +103,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Timeouts use one long-lived timer and a deadline: starting an operation only moves the deadline, and
   // the timer is re-armed when it fires before the deadline or when a shorter deadline is needed. That
   // keeps timer work off the per-command path.
-  void set_deadline(int seconds) {
-    deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  void set_deadline(int seconds) { set_deadline_at(std::chrono::steady_clock::now() + std::chrono::seconds(seconds)); }
+
+  void set_deadline_at(std::chrono::steady_clock::time_point deadline) {
+    deadline_ = deadline;
     if (timer_armed_ && timer_.expiry() <= deadline_) return;
     timer_armed_ = true;
     timer_.expires_at(deadline_);  // cancels a later wait, whose handler then sees operation_aborted
@@ -161,6 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           },
           action);
     }
+    if (!actions_.empty()) request_open_ = false;  // a request was answered (or taken up): the next one is new
     actions_.clear();
     pump();
   }
@@ -203,10 +207,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
     pump();
   }
 
+  // Deadlines are per request, as Postfix's smtpd_timeout with smtpd_per_request_deadline: a command line
+  // must be complete within command_timeout of when reading it began, however it trickles in. Message
+  // content (DATA, or one BDAT chunk) starts with data_timeout; every byte received adds 1/min_data_rate
+  // seconds, but the time left never exceeds data_timeout (Postfix's smtpd_min_data_rate).
   void do_read() {
     reading_ = true;
     if (rbuf_.empty()) rbuf_.resize(kReadChunk);
-    set_deadline(session_->in_data() ? owner_->options.data_timeout_s : owner_->options.command_timeout_s);
+    const auto now = std::chrono::steady_clock::now();
+    if (session_->in_data()) {
+      if (!data_open_) {
+        data_open_ = true;
+        request_deadline_ = now + std::chrono::seconds(owner_->options.data_timeout_s);
+      }
+    } else {
+      data_open_ = false;
+      if (!request_open_ || !session_->mid_command()) {
+        request_open_ = true;
+        request_deadline_ = now + std::chrono::seconds(owner_->options.command_timeout_s);
+      }
+    }
+    set_deadline_at(request_deadline_);
     with_stream([this](auto& s) {
       s.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](error_code ec, std::size_t n) {
         self->on_read(ec, n);
@@ -220,6 +241,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec) {
       close_now();  // peer closed or reset: an unfinished message is dropped (it was never acknowledged)
       return;
+    }
+    if (data_open_ && owner_->options.min_data_rate > 0) {
+      const auto now = std::chrono::steady_clock::now();
+      const auto credit = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(static_cast<double>(n) / owner_->options.min_data_rate));
+      request_deadline_ =
+          std::min(request_deadline_ + credit, now + std::chrono::seconds(owner_->options.data_timeout_s));
     }
     session_->feed(std::string_view(rbuf_.data(), n), actions_);
     handle_actions();
@@ -320,7 +348,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool timed_out_ = false;
   bool handshaking_ = false;
   bool timer_armed_ = false;
-  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point deadline_;          // of the I/O in progress
+  bool request_open_ = false;                               // request_deadline_ is a command's in progress
+  bool data_open_ = false;                                  // request_deadline_ is message content's
+  std::chrono::steady_clock::time_point request_deadline_;  // of the request being received
 };
 
 }  // namespace

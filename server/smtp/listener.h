@@ -4,8 +4,10 @@
 // STANDARDS
 //   RFC 5321 (timeouts, 421 on shutdown/overload), RFC 3207 (STARTTLS), RFC 8314 (implicit TLS).
 // SECURITY
-//   Perimeter. Bounded: connections (max_connections; more get 421 4.7.0 and are closed), idle time
-//   (command_timeout / data_timeout, also for the TLS handshake), and everything the Session bounds.
+//   Perimeter. Bounded: connections (max_connections; more get 421 4.7.0 and are closed), time per
+//   request (a command line within command_timeout however slowly it trickles in; message content
+//   within data_timeout, extended by each byte at min_data_rate: see do_read), the TLS handshake, and
+//   everything the Session bounds.
 //   One read buffer per connection; no read is posted while a delivery or auth check is outstanding
 //   (backpressure instead of buffering).
 // CONTRACT
@@ -14,6 +16,7 @@
 //   This header does not include Asio.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,8 +35,9 @@ namespace mailjar::smtp {
 struct ListenerOptions {
   SessionOptions session;
   int max_connections = 512;
-  int command_timeout_s = 300;
-  int data_timeout_s = 300;
+  int command_timeout_s = 300;    // to receive one whole command line (and to write one reply)
+  int data_timeout_s = 300;       // to receive message content: the start and the most ever left
+  std::size_t min_data_rate = 500;  // bytes/s of content that keep extending the data deadline; 0: never
   bool implicit_tls = false;      // SMTPS: TLS handshake before the greeting
   std::string tls_cert;           // PEM files; both empty = no TLS (no STARTTLS, no SMTPS)
   std::string tls_key;

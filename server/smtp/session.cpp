@@ -937,4 +937,9 @@ bool Session::in_data() const { return impl_->mode == Mode::kData || impl_->mode
 
 bool Session::closed() const { return impl_->mode == Mode::kClosed; }
 
+bool Session::mid_command() const {
+  const Impl& s = *impl_;
+  return (s.mode == Mode::kCommand || s.mode == Mode::kAuthLine) && (s.pos < s.in.size() || s.discard_line);
+}
+
 }  // namespace mailjar::smtp

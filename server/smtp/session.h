@@ -148,6 +148,9 @@ class Session {
 
   // True while receiving message content (DATA or a BDAT chunk): the adapter uses the data timeout.
   bool in_data() const;
+  // True when part of a command line has been received and the rest has not (a request in progress):
+  // the adapter keeps that request's deadline instead of starting a new one.
+  bool mid_command() const;
   // True once Close has been emitted; no further input is processed.
   bool closed() const;
 

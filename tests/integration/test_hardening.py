@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import HOST, make_message, smtplib_send, smtplib_wire_bytes, token
+from helpers import HOST, Collector, make_message, parse_replies, smtplib_send, smtplib_wire_bytes, token
 
 
 def call(srv, method, path, body=None, raw=None, headers=None, timeout=30):
@@ -298,3 +298,59 @@ def test_mailhog_reply_is_bounded_whatever_is_stored(make_server):
         seen.update(i["ID"] for i in page["items"])
         start += page["count"]
     assert seen == set(ids)
+
+
+# ---- 5. timeouts are per request, not per byte ---------------------------------------------------------
+
+def _dribble(conn, data, pace_s, collector):
+    """Sends `data` one byte at a time, `pace_s` apart (the pace is the slow client being simulated), until
+    the server answers or closes; returns how many bytes went out."""
+    sent = 0
+    for b in data:
+        if collector.data or collector.closed:
+            break
+        try:
+            conn.sock.sendall(bytes([b]))
+        except OSError:
+            break
+        sent += 1
+        time.sleep(pace_s)
+    return sent
+
+
+@pytest.mark.timeout_s(40)
+def test_a_command_dribbled_byte_by_byte_times_out(make_server):
+    """NOOP dribbled one byte every 4 s got 250 after 44 s with a 10 s timeout: each byte reset it."""
+    srv = make_server("--command-timeout", "2")
+    with srv.raw_socket() as c:
+        assert c.cmd("EHLO client.test").code == 250
+        rd = Collector(c.sock, deadline_s=20)
+        rd.start()
+        line = b"NOOP " + b"x" * 40 + b"\r\n"  # 47 bytes at 0.25 s: 12 s, six times the timeout
+        sent = _dribble(c, line, 0.25, rd)
+        rd.join(20)
+        replies, _ = parse_replies(rd.data)
+    assert sent < len(line), "the whole line went out: the timeout never fired"
+    assert replies and replies[0].code == 421 and replies[0].enhanced == "4.4.2", replies
+    assert rd.closed
+    srv.assert_accepts_mail()
+
+
+@pytest.mark.timeout_s(40)
+def test_message_content_dribbled_below_the_minimum_rate_times_out(make_server):
+    srv = make_server("--data-timeout", "2", "--min-data-rate", "500")
+    with srv.raw_socket() as c:
+        assert c.cmd("EHLO client.test").code == 250
+        assert c.cmd("MAIL FROM:<slow@example.com>").code == 250
+        assert c.cmd("RCPT TO:<slow@example.org>").code == 250
+        assert c.cmd("DATA").code == 354
+        rd = Collector(c.sock, deadline_s=20)
+        rd.start()
+        content = b"Subject: slow\r\n\r\n" + b"y" * 40 + b"\r\n.\r\n"  # 4 bytes/s, far below 500
+        sent = _dribble(c, content, 0.25, rd)
+        rd.join(20)
+        replies, _ = parse_replies(rd.data)
+    assert sent < len(content)
+    assert replies and replies[0].code == 421 and replies[0].enhanced == "4.4.2", replies
+    assert srv.total() == 0
+    srv.assert_accepts_mail()

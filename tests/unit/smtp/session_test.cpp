@@ -46,6 +46,28 @@ TEST(Greeting, BannerNamesTheHost) {
   EXPECT_FALSE(h.session().in_data());
 }
 
+// mid_command() tells the listener a request is in progress (its deadline must not restart).
+TEST(MidCommand, TrueOnlyWhilePartOfACommandLineIsBuffered) {
+  Harness h;
+  h.start();
+  EXPECT_FALSE(h.session().mid_command());
+  h.say("NO");
+  EXPECT_TRUE(h.session().mid_command());
+  h.say("OP\r\n");
+  EXPECT_FALSE(h.session().mid_command());
+  h.say("NOOP\r\nEH");  // one whole command, then part of the next
+  EXPECT_TRUE(h.session().mid_command());
+  h.say("LO client.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+  EXPECT_TRUE(h.session().in_data());
+  h.say("Subject: x\r\n\r\npartial");
+  EXPECT_FALSE(h.session().mid_command());  // content, not a command: the data deadline applies
+  h.say(std::string(5000, 'x'));             // an over-long command line being skipped counts too
+  h.say("\r\n.\r\n");
+  h.delivered();
+  h.say(std::string(5000, 'z'));
+  EXPECT_TRUE(h.session().mid_command());
+}
+
 TEST(Ehlo, AdvertisesExtensionsByOptions) {
   struct Case {
     const char* name;
