@@ -530,6 +530,7 @@ Response message_raw(const RouteMatch& match, const Target& target, const store:
   auto raw = load_raw(*id, inbox, store, error);
   if (!raw) return error;
   Response response = text_response(200, std::move(*raw));
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");  // never rendered as HTML
   if (target.param("dl") == "1") {
     // IDs are ULIDs; anything else never reached this point (get_raw found no such message).
     response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + *id + ".eml\"");
@@ -683,7 +684,11 @@ Response view(const RouteMatch& match, const Target& target, const store::Inbox&
   auto raw = load_raw(*id, inbox, store, error);
   if (!raw) return error;
   mime::MessageDetail detail = mime::parse_detail(*raw);
-  if (text) return text_response(200, std::move(detail.text));
+  if (text) {
+    Response response = text_response(200, std::move(detail.text));
+    response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return response;
+  }
   Response response =
       text_response(200, rewrite_cid_urls(detail.html, detail, match, *id), "text/html; charset=utf-8");
   const bool remote_images = target.param("remote") == "1";
@@ -898,8 +903,11 @@ Response send(const ApiContext& context, const Request& request, const store::In
   return response;
 }
 
-// GET /api/v1/info (Mailpit's AppInformation, for this inbox).
-Response info(const ApiContext& context, std::size_t waiting, const store::Inbox& inbox, store::Store& store) {
+// GET /api/v1/info (Mailpit's AppInformation, for this inbox). A project token sees only its own figures:
+// the database path and the server-wide counters (accepted, deleted, memory, waits, analysis) are shown
+// to admins (and with --auth off) only, and are "" / 0 otherwise.
+Response info(const ApiContext& context, std::size_t waiting, const store::TokenScope& scope,
+              const store::Inbox& inbox, store::Store& store) {
   auto page = store.list_messages(inbox.id, 0, 0);
   if (!page) return store_error(page.error());
   auto tags = store.list_tags(inbox.id);
@@ -925,27 +933,32 @@ Response info(const ApiContext& context, std::size_t waiting, const store::Inbox
   }
   const ApiContext::AnalysisCounters analysis =
       context.analysis_counters ? context.analysis_counters() : ApiContext::AnalysisCounters{};
+  const bool server_wide = scope.admin;
+  const auto counter = [&](const std::atomic<int64_t> core::RuntimeStats::*field) -> int64_t {
+    return server_wide && context.stats ? (context.stats->*field).load() : 0;
+  };
   json body = {
       {"Version", context.version},
       {"LatestVersion", context.version},
-      {"Database", context.database_path},
-      {"DatabaseSize", ec ? 0 : static_cast<int64_t>(db_size)},
+      {"Database", server_wide ? context.database_path : std::string()},
+      {"DatabaseSize", server_wide && !ec ? static_cast<int64_t>(db_size) : 0},
       {"Messages", page->total},
       {"Unread", page->unread},
       {"Tags", std::move(tag_counts)},
       {"Inbox", json{{"Slug", inbox.slug}, {"Name", inbox.name}, {"Project", inbox.project_name}}},
       {"RuntimeStats",
        json{{"Uptime", uptime.count()},
-            {"Memory", rss_bytes},
-            {"MessagesDeleted", context.stats ? context.stats->messages_deleted.load() : 0},
-            {"SMTPAccepted", context.stats ? context.stats->smtp_accepted.load() : 0},
-            {"SMTPAcceptedSize", context.stats ? context.stats->smtp_accepted_size.load() : 0},
-            {"SMTPRejected", context.stats ? context.stats->smtp_rejected.load() : 0},
+            {"Memory", server_wide ? rss_bytes : 0},
+            {"MessagesDeleted", counter(&core::RuntimeStats::messages_deleted)},
+            {"SMTPAccepted", counter(&core::RuntimeStats::smtp_accepted)},
+            {"SMTPAcceptedSize", counter(&core::RuntimeStats::smtp_accepted_size)},
+            {"SMTPRejected", counter(&core::RuntimeStats::smtp_rejected)},
             {"SMTPIgnored", 0},
-            {"Waiting", waiting},  // mailjar: /api/v1/wait requests held right now (all inboxes)
-            {"AnalysisQueued", analysis.queued},
-            {"AnalysisDone", analysis.analysed},
-            {"AnalysisSkipped", analysis.skipped}}},
+            // mailjar: /api/v1/wait requests held right now (all inboxes), and the analysis queue
+            {"Waiting", server_wide ? waiting : 0},
+            {"AnalysisQueued", server_wide ? analysis.queued : 0},
+            {"AnalysisDone", server_wide ? analysis.analysed : 0},
+            {"AnalysisSkipped", server_wide ? analysis.skipped : 0}}},
   };
   return json_response(200, body);
 }
@@ -1512,7 +1525,7 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
   if (!inbox) return error;
   switch (match.route->id) {
     case RouteId::kInfo:
-      return info(context, live.load(), *inbox, store);
+      return info(context, live.load(), *scope, *inbox, store);
     case RouteId::kWebUi:
       return webui(context);
     case RouteId::kListMessages:

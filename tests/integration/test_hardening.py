@@ -354,3 +354,39 @@ def test_message_content_dribbled_below_the_minimum_rate_times_out(make_server):
     assert replies and replies[0].code == 421 and replies[0].enhanced == "4.4.2", replies
     assert srv.total() == 0
     srv.assert_accepts_mail()
+
+
+def test_info_shows_a_project_token_only_its_own_figures(make_server):
+    srv = make_server("--auth", "on")
+    inbox = srv.create_inbox("acme", "mail")
+    admin = json.loads(srv.cli("token", "create", "--admin", "ops", "--json").stdout)["token"]
+    project = json.loads(srv.cli("token", "create", "--project", "acme", "ci", "--json").stdout)["token"]
+    with srv.smtp() as c:
+        c.login(inbox["smtp_username"], inbox["smtp_password"])
+        smtplib_send(c, "a@example.com", ["b@example.org"], make_message(token()))
+    path = f"/inboxes/{inbox['slug']}/api/v1/info"
+    status, mine = call(srv, "GET", path, headers={"Authorization": f"Bearer {project}"})
+    assert status == 200
+    assert mine["Messages"] == 1  # its inbox's own figures
+    assert mine["Database"] == "" and mine["DatabaseSize"] == 0
+    assert all(mine["RuntimeStats"][k] == 0 for k in ("SMTPAccepted", "SMTPAcceptedSize", "MessagesDeleted", "Memory"))
+    status, everything = call(srv, "GET", path, headers={"Authorization": f"Bearer {admin}"})
+    assert everything["Database"].endswith("mailjar.db") and everything["RuntimeStats"]["SMTPAccepted"] == 1
+
+
+def test_raw_and_text_views_are_never_sniffed(server):
+    (mid,) = deliver(server, 1)
+    for path in (f"/api/v1/message/{mid}/raw", f"/view/{mid}.txt"):
+        status, headers, _ = server.http_request("GET", path)
+        assert status == 200 and headers.get("X-Content-Type-Options") == "nosniff", (path, headers)
+
+
+def test_send_obeys_the_message_size_limit(make_server):
+    srv = make_server("--max-message-size", "64K")
+    body = {"From": {"Email": "a@example.com"}, "To": ["b@example.org"], "Subject": "big", "Text": "t" * 70000}
+    status, err = call(srv, "POST", "/api/v1/send", body=body)
+    assert status == 413 and err["Code"] == "message_too_large", err
+    body["Text"] = "t" * 1000
+    status, ok = call(srv, "POST", "/api/v1/send", body=body)
+    assert status == 200, ok
+    assert total(srv) == 1
