@@ -21,6 +21,7 @@
 #include "http/server.h"
 #include "ingest/analysis.h"
 #include "ingest/pipeline.h"
+#include "mime/detail_cache.h"
 #include "mime/mime.h"
 #include "smtp/listener.h"
 #include "store/store.h"
@@ -177,8 +178,12 @@ int run_serve(const config::ServeOptions& o) {
   // The API has workers of its own: no HTTP request waits behind the parse of a large message, and none
   // can delay one (issue: a slow request must never hold up SMTP ingestion).
   core::WorkerPool api_workers(api_threads);
+  mime::MimeLimits mime_limits;
+  mime_limits.max_parts = o.mime_max_parts;
+  mime_limits.max_depth = o.mime_max_depth;
   ingest::AnalysisOptions ao;
   ao.store = so;
+  ao.mime = mime_limits;
   ao.analyzers = o.analyzers;
   ao.queue_limit = o.analysis_queue;
   ao.on_reports = [&hub](int64_t inbox_id, const std::string& id, const std::vector<std::string>& names) {
@@ -198,6 +203,7 @@ int run_serve(const config::ServeOptions& o) {
   });
   ingest::PipelineOptions po;
   po.store = so;
+  po.mime = mime_limits;
   po.on_stored = [&hub](const store::MessageRow& row) {
     events::Event e;
     e.inbox_id = row.inbox_id;
@@ -284,6 +290,9 @@ int run_serve(const config::ServeOptions& o) {
   ctx.json_limits.max_bytes = o.http_max_json;
   ctx.json_limits.max_depth = o.http_max_json_depth;
   ctx.max_message_size = o.limits.max_message_size;
+  mime::DetailCache detail_cache(o.detail_cache);
+  ctx.mime_limits = mime_limits;
+  ctx.detail_cache = o.detail_cache > 0 ? &detail_cache : nullptr;
   ctx.mailhog.max_body = o.mailhog_max_body;
   ctx.mailhog.max_reply = o.mailhog_max_reply;
   // A send body carries the message's attachments in base64 (4/3 of their size) plus its JSON.

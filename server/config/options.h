@@ -56,6 +56,9 @@ struct ServeOptions {
   int http_max_json_depth = 32;          // --http-max-json-depth N (arrays/objects nested in a JSON body)
   std::vector<std::string> allowed_hosts;  // --allowed-hosts LIST: Host names accepted besides loopback ones
   int http_workers = 0;                  // --http-workers N  API worker threads; 0 = half the cores (min 1)
+  int mime_max_parts = 1000;             // --mime-max-parts N: MIME parts of a message parsed (the rest is not)
+  int mime_max_depth = 32;               // --mime-max-depth N: nesting of multiparts walked
+  std::size_t detail_cache = 67108864;   // --detail-cache BYTES: parsed messages kept for the API's views
   std::size_t mailhog_max_body = 1048576;    // --mailhog-max-body BYTES  (Body, Raw.Data of one v2 item)
   std::size_t mailhog_max_reply = 33554432;  // --mailhog-max-reply BYTES (one v2 reply; then the page ends)
   int threads = 0;                       // --threads N   network threads; 0 = half the cores (min 1)

@@ -381,6 +381,32 @@ std::optional<std::string> load_raw(const std::string& id, const store::Inbox& i
   return std::move(*raw.value());
 }
 
+// The parsed message `id` of the inbox, from the cache when it has it, else parsed from the stored bytes
+// (and kept). The caller has checked that the message exists in the inbox, or load_raw() does it here;
+// nullptr and `error` when it is missing.
+std::shared_ptr<const mime::MessageDetail> load_detail(const ApiContext& context, const std::string& id,
+                                                       const store::Inbox& inbox, store::Store& store,
+                                                       Response& error) {
+  const std::string key = std::to_string(inbox.id) + "/" + id;
+  if (context.detail_cache) {
+    auto row = store.get_message(inbox.id, id);
+    if (!row) {
+      error = store_error(row.error());
+      return nullptr;
+    }
+    if (!row.value()) {
+      error = error_response(404, "message not found", "message_not_found");
+      return nullptr;
+    }
+    if (auto cached = context.detail_cache->find(key)) return cached;
+  }
+  auto raw = load_raw(id, inbox, store, error);
+  if (!raw) return nullptr;
+  auto detail = std::make_shared<const mime::MessageDetail>(mime::parse_detail(*raw, context.mime_limits));
+  if (context.detail_cache) context.detail_cache->put(key, detail);
+  return detail;
+}
+
 json part_json(const mime::PartInfo& part) {
   return json{{"PartID", part.part_id},
               {"FileName", part.file_name},
@@ -408,9 +434,9 @@ Response get_message(const ApiContext& context, const RouteMatch& match, const s
   auto row = store.get_message(inbox.id, *id);
   if (!row) return store_error(row.error());
   if (!row.value()) return error_response(404, "message not found", "message_not_found");
-  auto raw = load_raw(*id, inbox, store, error);
-  if (!raw) return error;
-  const mime::MessageDetail detail = mime::parse_detail(*raw);
+  const auto parsed = load_detail(context, *id, inbox, store, error);
+  if (!parsed) return error;
+  const mime::MessageDetail& detail = *parsed;
   auto envelope = store.get_envelope(inbox.id, *id);
 
   if (!row.value()->read) {
@@ -458,15 +484,15 @@ Response get_message(const ApiContext& context, const RouteMatch& match, const s
 }
 
 // GET /api/v1/message/{ID}/headers: {"Name": ["value", ...]} in order of first appearance.
-Response message_headers(const RouteMatch& match, const store::Inbox& inbox, store::Store& store) {
+Response message_headers(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
+                         store::Store& store) {
   Response error;
   auto id = message_id(match.params.at("ID"), inbox, store, error);
   if (!id) return error;
-  auto raw = load_raw(*id, inbox, store, error);
-  if (!raw) return error;
-  const mime::MessageDetail detail = mime::parse_detail(*raw);
+  const auto detail = load_detail(context, *id, inbox, store, error);
+  if (!detail) return error;
   json body = json::object();
-  for (const auto& [name, value] : detail.headers) {
+  for (const auto& [name, value] : detail->headers) {
     if (!body.contains(name)) body[name] = json::array();
     body[name].push_back(value);
   }
@@ -559,13 +585,14 @@ std::string content_disposition(std::string_view disposition, const std::string&
 }
 
 // GET /api/v1/message/{ID}/part/{PartID}: the decoded part, with its content type.
-Response message_part(const RouteMatch& match, const store::Inbox& inbox, store::Store& store) {
+Response message_part(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
+                      store::Store& store) {
   Response error;
   auto id = message_id(match.params.at("ID"), inbox, store, error);
   if (!id) return error;
   auto raw = load_raw(*id, inbox, store, error);
   if (!raw) return error;
-  auto part = mime::get_part(*raw, match.params.at("PartID"));
+  auto part = mime::get_part(*raw, match.params.at("PartID"), context.mime_limits);
   if (!part) return error_response(404, "part not found", "part_not_found");
   const bool is_text = part->content_type.rfind("text/", 0) == 0;
   Response response = text_response(
@@ -667,7 +694,8 @@ constexpr std::string_view kViewPolicyRemoteImages =
 // GET /view/{ID}.html, /view/{ID}.txt, /view/latest: the HTML (sandboxed: no scripts, no forms, no
 // same-origin access; cid: references pointed at the parts; images only from data: and the parts unless
 // ?remote=1) or the text of a message.
-Response view(const RouteMatch& match, const Target& target, const store::Inbox& inbox, store::Store& store) {
+Response view(const ApiContext& context, const RouteMatch& match, const Target& target, const store::Inbox& inbox,
+              store::Store& store) {
   std::string file = match.params.at("File");
   bool text = false;
   if (file.size() > 5 && file.ends_with(".html")) {
@@ -681,11 +709,11 @@ Response view(const RouteMatch& match, const Target& target, const store::Inbox&
   Response error;
   auto id = message_id(file, inbox, store, error);
   if (!id) return error;
-  auto raw = load_raw(*id, inbox, store, error);
-  if (!raw) return error;
-  mime::MessageDetail detail = mime::parse_detail(*raw);
+  const auto parsed = load_detail(context, *id, inbox, store, error);
+  if (!parsed) return error;
+  const mime::MessageDetail& detail = *parsed;
   if (text) {
-    Response response = text_response(200, std::move(detail.text));
+    Response response = text_response(200, detail.text);
     response.headers.emplace_back("X-Content-Type-Options", "nosniff");
     return response;
   }
@@ -1543,7 +1571,7 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kMessage:
       return get_message(context, match, *inbox, store);
     case RouteId::kMessageHeaders:
-      return message_headers(match, *inbox, store);
+      return message_headers(context, match, *inbox, store);
     case RouteId::kMessageAnalysis:
       return message_analysis(context, match, *inbox, store, /*run_now=*/false);
     case RouteId::kAnalyzeMessage:
@@ -1551,9 +1579,9 @@ Response dispatch(const ApiContext& context, std::atomic<std::size_t>& live, con
     case RouteId::kMessageRaw:
       return message_raw(match, *target, *inbox, store);
     case RouteId::kMessagePart:
-      return message_part(match, *inbox, store);
+      return message_part(context, match, *inbox, store);
     case RouteId::kView:
-      return view(match, *target, *inbox, store);
+      return view(context, match, *target, *inbox, store);
     case RouteId::kGetTags:
       return get_tags(*inbox, store);
     case RouteId::kSetTags:

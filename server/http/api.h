@@ -25,6 +25,8 @@
 #include "http/message.h"
 #include "http/request_body.h"
 #include "http/request_guard.h"
+#include "mime/detail_cache.h"
+#include "mime/mime.h"
 #include "store/store.h"
 
 namespace mailjar::http {
@@ -66,6 +68,8 @@ struct ApiContext {
   OriginPolicy origin_policy;                           // Host, Origin and Content-Type checks (request_guard.h)
   JsonLimits json_limits;                               // every JSON body but /send's
   MailHogLimits mailhog;                                // bounds of the MailHog v2 replies
+  mime::MimeLimits mime_limits;                         // parsing a stored message for a view
+  mime::DetailCache* detail_cache = nullptr;            // parsed messages shared by the views; null: none
   std::size_t send_body_limit = 36 << 20;               // POST /api/v1/send's JSON body (base64 attachments)
   std::size_t max_message_size = 25 << 20;              // a message built by /send larger than this: 413
   std::string smtp_host = "127.0.0.1";                  // shown with inbox credentials

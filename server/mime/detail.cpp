@@ -744,7 +744,7 @@ MessageDetail parse_detail(std::string_view raw, const MimeLimits& limits) {
   ParseNotes notes;
   try {
     std::string hardened;
-    const std::string_view input = internal::harden_input(raw, hardened, notes);
+    const std::string_view input = internal::harden_input(raw, hardened, notes, limits);
     GObjectPtr<GMimeMessage> message(internal::construct_message(input, notes));
     if (!message.p) {
       // No header block GMime recognises (empty or headerless input): all of it is text.
@@ -809,7 +809,7 @@ std::optional<PartContent> get_part(std::string_view raw, std::string_view part_
   try {
     ParseNotes notes;
     std::string hardened;
-    const std::string_view input = internal::harden_input(raw, hardened, notes);
+    const std::string_view input = internal::harden_input(raw, hardened, notes, limits);
     GObjectPtr<GMimeMessage> message(internal::construct_message(input, notes));
     if (!message.p) return std::nullopt;
     const bool crlf = uses_crlf(input);

@@ -400,7 +400,62 @@ std::string text_to_utf8(const char* data, std::size_t len, const char* charset,
   return out;
 }
 
-std::string_view harden_input(std::string_view raw, std::string& storage, ParseNotes& notes) {
+std::size_t parts_prefix(std::string_view raw, int max_parts) {
+  constexpr std::size_t kMaxBoundaries = 64;       // distinct boundaries remembered
+  constexpr std::size_t kMaxBoundaryBytes = 256;   // RFC 2046 allows 70; longer ones are not remembered
+  std::vector<std::string_view> boundaries;
+  int delimiters = 0;
+  std::size_t pos = 0;
+  while (pos < raw.size()) {
+    const std::size_t eol = raw.find('\n', pos);
+    std::string_view line = raw.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > 2 && line[0] == '-' && line[1] == '-') {
+      std::string_view rest = line.substr(2);
+      while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+      for (std::string_view b : boundaries) {
+        if (rest == b) {  // an opening delimiter ("--b--" closes and starts nothing)
+          if (++delimiters > max_parts) return pos;
+          break;
+        }
+      }
+    }
+    // Boundaries are declared before they are used: remember every boundary= parameter seen so far (a
+    // word "boundary=" in a body only adds a boundary that no line matches).
+    for (std::size_t i = 0; i + 9 <= line.size() && boundaries.size() < kMaxBoundaries; ++i) {
+      if ((line[i] | 0x20) != 'b' || !core::ascii_iequals(line.substr(i, 8), "boundary")) continue;
+      std::size_t j = i + 8;
+      while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
+      if (j >= line.size() || line[j] != '=') continue;
+      ++j;
+      while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
+      std::size_t end;
+      if (j < line.size() && line[j] == '"') {
+        end = line.find('"', ++j);
+        if (end == std::string_view::npos) continue;
+      } else {
+        end = line.find_first_of("; \t", j);
+        if (end == std::string_view::npos) end = line.size();
+      }
+      const std::string_view b = line.substr(j, end - j);
+      if (!b.empty() && b.size() <= kMaxBoundaryBytes &&
+          std::find(boundaries.begin(), boundaries.end(), b) == boundaries.end()) {
+        boundaries.push_back(b);
+      }
+      i = end;
+    }
+    pos = eol == std::string_view::npos ? raw.size() : eol + 1;
+  }
+  return raw.size();
+}
+
+std::string_view harden_input(std::string_view raw, std::string& storage, ParseNotes& notes,
+                              const MimeLimits& limits) {
+  const std::size_t keep = parts_prefix(raw, limits.max_parts);
+  if (keep < raw.size()) {
+    raw = raw.substr(0, keep);
+    notes.add("more than " + std::to_string(limits.max_parts) + " MIME parts: the rest is not parsed");
+  }
   const auto hazards = find_gmime_hazards(raw);
   if (hazards.empty()) return raw;
   storage.assign(raw);
@@ -950,7 +1005,7 @@ core::MessageSummary parse_summary(std::string_view raw, const MimeLimits& limit
   ParseNotes notes;
   try {
     std::string hardened;
-    const std::string_view input = internal::harden_input(raw, hardened, notes);
+    const std::string_view input = internal::harden_input(raw, hardened, notes, limits);
     GObjectPtr<GMimeMessage> message(internal::construct_message(input, notes));
     if (!message.p) {
       out.parse_failed = true;

@@ -293,6 +293,33 @@ TEST_F(ApiTest, RawReturnsTheExactBytes) {
   EXPECT_EQ(header(download, "Content-Disposition"), "attachment; filename=\"" + id + ".eml\"");
 }
 
+TEST_F(ApiTest, ViewsOfAMessageShareOneParseAndNeverOutliveIt) {
+  mime::DetailCache cache(1 << 20);
+  ApiContext c;
+  c.detail_cache = &cache;
+  Api api(c);
+  const std::string id = insert(default_inbox_.id, kBaseMs, "cached", "Subject: cached\r\nX-A: 1\r\n\r\nthe text\r\n");
+  const auto get = [&](const std::string& target) {
+    Request request;
+    request.method = "GET";
+    request.target = target;
+    return api.handle(request, *store_);
+  };
+  EXPECT_EQ(get("/view/" + id + ".txt").body, "the text\r\n");
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_NE(cache.find(std::to_string(default_inbox_.id) + "/" + id), nullptr);
+  EXPECT_EQ(json::parse(get("/api/v1/message/" + id + "/headers").body)["X-A"], json::array({"1"}));
+  EXPECT_EQ(json::parse(get("/api/v1/message/" + id).body)["Text"], "the text\r\n");
+  EXPECT_EQ(cache.size(), 1u);
+  // Another inbox never finds it, and once deleted it is gone for the views too.
+  auto other = store_->create_inbox("default", "other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(get("/inboxes/" + other->slug + "/view/" + id + ".txt").status, 404);
+  ASSERT_TRUE(store_->delete_messages(default_inbox_.id, {id}).ok());
+  EXPECT_EQ(get("/view/" + id + ".txt").status, 404);
+  EXPECT_EQ(get("/api/v1/message/" + id + "/headers").status, 404);
+}
+
 TEST_F(ApiTest, RawLatestIsTheNewestMessage) {
   expect_error(call("/api/v1/message/latest/raw"), 404, "message_not_found");
   insert(default_inbox_.id, kBaseMs, "a", "first");
