@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "config/options.h"
+#include "core/byte_budget.h"
+#include "core/heap.h"
 #include "core/worker_pool.h"
 #include "events/hub.h"
 #include "http/api.h"
@@ -225,7 +227,10 @@ int run_serve(const config::ServeOptions& o) {
 
   smtp::AcceptAllPolicy policy;
 
+  // Never less than one message of the largest size, or such a message could never be received.
+  core::ByteBudget pending_data(std::max(o.max_pending_data, o.limits.max_message_size));
   smtp::ListenerOptions lo;
+  lo.session.budget = &pending_data;
   lo.session.hostname = o.hostname;
   lo.session.limits = o.limits;
   lo.session.auth = o.smtp_auth;
@@ -344,13 +349,17 @@ int run_serve(const config::ServeOptions& o) {
       }
     });
   }, http::event_stream_hooks(ctx, api));
-  // Retention limits are applied once a second, on a worker; the timer only runs while `io` does.
+  // Retention limits are applied once a second, on an API worker, and free heap memory is given back;
+  // the timer only runs while `io` does.
   boost::asio::steady_timer prune_timer(io);
   std::function<void()> schedule_prune = [&] {
     prune_timer.expires_after(std::chrono::seconds(1));
     prune_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
-      api_workers.post([&api] { api.prune_all(); });
+      api_workers.post([&api] {
+        api.prune_all();
+        core::trim_free_heap(64 << 20);  // memory left free by large messages goes back to the OS
+      });
       schedule_prune();
     });
   };

@@ -172,6 +172,12 @@ const ServeOption kServeOptions[] = {
     {"max-connections", count("N", 1, kMaxConnections), "SMTP sessions at once; more get 421 4.7.0.", true,
      [](const ServeOptions& o) { return std::to_string(o.max_connections); },
      [](ServeOptions& o, const Value& v) { o.max_connections = static_cast<int>(v.number); }},
+    {"max-pending-data", size(kMiB, 1024 * kGiB),
+     "Message content all SMTP sessions together may hold in memory, from DATA until it is stored; beyond it "
+     "DATA (or the end of a message that no longer fits) gets 452 4.3.1 and the client retries later. Never less "
+     "than --max-message-size.",
+     true, [](const ServeOptions& o) { return format_size(o.max_pending_data); },
+     [](ServeOptions& o, const Value& v) { o.max_pending_data = v.number; }},
     {"command-timeout", timeout(),
      "Time a client may take to send one whole command line, however slowly it trickles in (RFC 5321 4.5.3.2); "
      "then 421 4.4.2.",

@@ -43,6 +43,8 @@ struct ServeOptions {
                                          // --max-recipients, --max-errors
   smtp::BareNewlinePolicy bare_newline = smtp::BareNewlinePolicy::kAcceptAndFlag;  // --bare-newline accept|reject
   int max_connections = 512;             // --max-connections N   (SMTP sessions at once; more get 421 4.7.0)
+  std::size_t max_pending_data = 536870912;  // --max-pending-data BYTES: message content held in memory by all
+                                             // SMTP sessions together until stored; beyond it 452 4.3.1
   int command_timeout_s = 300;           // --command-timeout SECONDS (RFC 5321 4.5.3.2: 5 minutes): to send
                                          // one whole command line, however slowly
   int data_timeout_s = 300;              // --data-timeout SECONDS: to send message content (DATA, a BDAT

@@ -21,6 +21,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/byte_budget.h"
 #include "smtp/auth.h"
 #include "smtp/command.h"
 
@@ -114,8 +115,12 @@ struct Session::Impl {
   std::string auth_user;
   std::string challenge;
 
-  // The message being received.
+  // The message being received. Its buffer's capacity is taken from options.budget first (reserved); the
+  // message handed over in Deliver keeps its share (delivered_reserved) until on_delivered.
   std::string msg;
+  std::size_t reserved = 0;
+  std::size_t delivered_reserved = 0;
+  bool over_budget = false;  // the budget could not hold it: the rest is read and dropped, then 452 4.3.1
   std::size_t msg_size = 0;  // bytes of content seen (after unstuffing), also those discarded
   bool oversize = false;
   bool line_too_long = false;
@@ -195,8 +200,37 @@ struct Session::Impl {
     }
   }
 
-  void reset_message() {
+  // Frees the message buffer and gives its share of the budget back.
+  void drop_bytes() {
     std::string().swap(msg);
+    if (options.budget) options.budget->release(reserved);
+    reserved = 0;
+  }
+
+  // Makes room in `msg` for `needed` bytes (doubling, but never beyond the message size limit unless
+  // `needed` is), taking the growth from the budget first; false when the budget cannot give it. The new
+  // buffer is made here rather than by reserve(), which would at least double it past the size limit.
+  bool grow(std::size_t needed) {
+    if (needed <= msg.capacity()) return true;
+    const std::size_t target = std::max(needed, std::min(msg.capacity() * 2, options.limits.max_message_size));
+    if (options.budget) {  // (the few bytes of the short-string buffer inside the object are not counted)
+      if (target > reserved && !options.budget->try_reserve(target - reserved)) return false;
+      reserved = std::max(reserved, target);
+    }
+    std::string bigger;
+    bigger.reserve(target);
+    bigger.append(msg);
+    msg.swap(bigger);
+    if (options.budget && msg.capacity() > reserved) {  // a library rounding up: count what it took
+      options.budget->add(msg.capacity() - reserved);
+      reserved = msg.capacity();
+    }
+    return true;
+  }
+
+  void reset_message() {
+    drop_bytes();
+    over_budget = false;
     msg_size = 0;
     oversize = false;
     line_too_long = false;
@@ -219,10 +253,13 @@ struct Session::Impl {
     reset_message();
   }
 
-  void begin_message() {
+  // Starts a message with room for its declared SIZE (or a small default); false when the budget cannot
+  // give even the default (then 452 4.3.1: the server holds too much unfinished mail right now).
+  bool begin_message() {
     reset_message();
-    std::size_t want = declared_size != 0 ? declared_size : kDefaultMessageReserve;
-    msg.reserve(std::min(want, options.limits.max_message_size));
+    const std::size_t small = std::min(kDefaultMessageReserve, options.limits.max_message_size);
+    const std::size_t want = std::min(declared_size != 0 ? declared_size : small, options.limits.max_message_size);
+    return grow(want) || grow(small);
   }
 
   void end_auth() {
@@ -471,8 +508,11 @@ struct Session::Impl {
     if (env.rcpts.empty()) return error(out, 503, "5.5.1", "Error: No valid recipients");
     if (binarymime) return error(out, 503, "5.5.1", "Error: BODY=BINARYMIME requires BDAT");
     if (!arg.empty()) return error(out, 501, "5.5.4", "Syntax: DATA");
+    if (!begin_message()) {
+      reset_transaction();
+      return send_line(out, 452, "4.3.1", "Insufficient system storage, try again later");  // not counted
+    }
     send_line(out, 354, "", "End data with <CR><LF>.<CR><LF>");
-    begin_message();
     mode = Mode::kData;
   }
 
@@ -494,18 +534,20 @@ struct Session::Impl {
       if (!bdat_used) {
         bdat_used = true;
         env.chunked = true;
-        begin_message();
+        if (!begin_message()) over_budget = true;
       }
       if (oversize ||
           size > options.limits.max_message_size - std::min(msg_size, options.limits.max_message_size)) {
         oversize = true;
-        std::string().swap(msg);
-      } else {
-        chunk_discard = false;
+        drop_bytes();
+      } else if (!over_budget) {
         msg_size += static_cast<std::size_t>(size);
         // Room for the whole chunk (bounded by the size check above), growing geometrically.
-        if (msg_size > msg.capacity()) {
-          msg.reserve(std::max(msg_size, std::min(msg.capacity() * 2, options.limits.max_message_size)));
+        if (grow(msg_size)) {
+          chunk_discard = false;
+        } else {
+          over_budget = true;
+          drop_bytes();
         }
       }
     }
@@ -523,6 +565,10 @@ struct Session::Impl {
     if (oversize) {
       reset_transaction();
       return error(out, 552, "5.3.4", "Message size exceeds fixed maximum message size");
+    }
+    if (over_budget) {
+      reset_transaction();
+      return send_line(out, 452, "4.3.1", "Insufficient system storage, try again later");  // not counted
     }
     if (!chunk_last) return send_line(out, 250, "2.0.0", std::to_string(chunk_size) + " octets received");
     deliver(out);
@@ -667,10 +713,15 @@ struct Session::Impl {
 
   void append(const char* p, std::size_t n) {
     msg_size += n;
-    if (oversize || line_too_long) return;
+    if (oversize || line_too_long || over_budget) return;
     if (msg_size > options.limits.max_message_size) {
       oversize = true;
-      std::string().swap(msg);  // keep reading to the end of data, storing nothing
+      drop_bytes();  // keep reading to the end of data, storing nothing
+      return;
+    }
+    if (!grow(msg.size() + n)) {
+      over_budget = true;
+      drop_bytes();
       return;
     }
     msg.append(p, n);
@@ -680,7 +731,7 @@ struct Session::Impl {
     line_len += n;
     if (line_len > options.limits.max_text_line && !line_too_long) {
       line_too_long = true;
-      std::string().swap(msg);
+      drop_bytes();
     }
   }
 
@@ -775,6 +826,10 @@ struct Session::Impl {
       reset_transaction();
       return error(out, 552, "5.3.4", "Message size exceeds fixed maximum message size");
     }
+    if (over_budget) {
+      reset_transaction();
+      return send_line(out, 452, "4.3.1", "Insufficient system storage, try again later");  // not counted
+    }
     if (bare && options.bare_newline == BareNewlinePolicy::kReject) {
       reset_transaction();
       return error(out, 554, "5.6.0", "Message contains bare CR or LF");
@@ -799,6 +854,9 @@ struct Session::Impl {
     next.tls_cipher = env.tls_cipher;
     next.auth_user = env.auth_user;
     out.emplace_back(Deliver{std::move(env), std::move(msg)});
+    msg = std::string();
+    delivered_reserved = reserved;  // the message still takes its room until it is stored
+    reserved = 0;
     env = std::move(next);
     reset_transaction();
     mode = Mode::kWaitDeliver;
@@ -823,7 +881,10 @@ struct Session::Impl {
 Session::Session(const SessionOptions& options, ReplyPolicy& policy, ClientInfo client)
     : impl_(std::make_unique<Impl>(options, policy, std::move(client))) {}
 
-Session::~Session() = default;
+Session::~Session() {
+  const Impl& s = *impl_;
+  if (s.options.budget) s.options.budget->release(s.reserved + s.delivered_reserved);
+}
 
 void Session::start(std::vector<Action>& out) {
   Impl& s = *impl_;
@@ -886,6 +947,8 @@ void Session::on_delivered(bool ok, const std::string& id, const Reply& failure,
   Impl& s = *impl_;
   if (s.mode != Mode::kWaitDeliver) return;
   s.mode = Mode::kCommand;
+  if (s.options.budget) s.options.budget->release(s.delivered_reserved);
+  s.delivered_reserved = 0;
   if (ok) {
     s.errors = 0;
     Impl::send_line(out, 250, "2.0.0", "Ok: queued as " + id);

@@ -28,6 +28,10 @@
 
 #include "core/types.h"
 
+namespace mailjar::core {
+class ByteBudget;
+}
+
 namespace mailjar::smtp {
 
 enum class AuthMode { kOff, kOptional, kRequired };
@@ -50,6 +54,10 @@ struct SessionOptions {
   AuthMode auth = AuthMode::kOptional;
   bool allow_cleartext_auth = true;           // PLAIN/LOGIN/CRAM-MD5 allowed before STARTTLS
   BareNewlinePolicy bare_newline = BareNewlinePolicy::kAcceptAndFlag;
+  // Shared by every session: the memory their message buffers may take together, from DATA (or the first
+  // BDAT) until the message is stored (on_delivered). When it cannot give a message room, DATA is answered
+  // 452 4.3.1, or the content is read and dropped and its end answered 452 4.3.1. Null: unbounded.
+  core::ByteBudget* budget = nullptr;
 };
 
 // A reply as sent on the wire: "250-first\r\n250 last\r\n". code 0 means "no reply".

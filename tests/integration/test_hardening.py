@@ -390,3 +390,51 @@ def test_send_obeys_the_message_size_limit(make_server):
     status, ok = call(srv, "POST", "/api/v1/send", body=body)
     assert status == 200, ok
     assert total(srv) == 1
+
+
+# ---- 6. memory held by unfinished messages is bounded and given back -------------------------------------
+
+def _status_bytes(srv, field):
+    with open(f"/proc/{srv.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no " + field)
+
+
+@pytest.mark.timeout_s(90)
+def test_unfinished_messages_share_a_bounded_budget_and_memory_goes_back(make_server):
+    """40 sessions each holding 24 MB of unterminated DATA grew RSS by 950 MB (12.5 GiB possible with the
+    defaults), and the memory stayed taken while idle."""
+    srv = make_server("--max-pending-data", "40M", "--max-message-size", "16M")
+    base = _status_bytes(srv, "VmRSS")
+    chunk = (b"z" * 998 + b"\r\n") * 1024  # 1 MB
+    conns, in_data, replies = [], [], []
+    for _ in range(16):
+        c = srv.raw_socket(timeout=30)
+        conns.append(c)
+        assert c.cmd("EHLO client.test").code == 250
+        assert c.cmd("MAIL FROM:<big@example.com>").code == 250
+        assert c.cmd("RCPT TO:<big@example.org>").code == 250
+        data = c.cmd("DATA").code
+        if data == 452:  # no room even to start: 452 4.3.1 at once
+            replies.append(data)
+            continue
+        assert data == 354
+        in_data.append(c)
+        for _ in range(12):  # 12 MB each, not yet terminated
+            c.send(chunk)
+    # Ending each message syncs with the server: every byte has then been read. Two fit into the budget
+    # (16 MiB of room each); the others were read and dropped once it was spent, and get 452 4.3.1.
+    replies += [c.cmd("\r\n.").code for c in in_data]
+    assert replies.count(250) >= 2 and replies.count(452) >= 10, replies
+    growth = _status_bytes(srv, "VmHWM") - base
+    assert growth < 100 * 2**20, growth  # 40 MiB of budget plus parse and store overhead; once 200+ MiB
+    for c in conns:
+        c.close()
+    # Idle: the memory of those messages goes back within a few seconds (a poll with a deadline).
+    deadline = time.monotonic() + 15
+    while _status_bytes(srv, "VmRSS") > base + 40 * 2**20 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _status_bytes(srv, "VmRSS") <= base + 40 * 2**20, (base, _status_bytes(srv, "VmRSS"))
+    srv.assert_accepts_mail()

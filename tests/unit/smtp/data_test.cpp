@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/byte_budget.h"
 #include "harness.h"
 #include "smtp/session.h"
 
@@ -307,6 +308,97 @@ TEST(Data, ReservesFromSizeAndMovesData) {
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->data, "x\r\n");
   EXPECT_GE(d->data.capacity(), 50000u);  // the buffer reserved from SIZE= was moved, not copied
+}
+
+// ---- the server-wide budget of unstored message content -----------------------------------------------
+
+// About `bytes` of message content in lines of 1000 bytes.
+std::string lines(std::size_t bytes) {
+  std::string out;
+  while (out.size() < bytes) out += std::string(998, 'x') + "\r\n";
+  return out;
+}
+
+TEST(DataBudget, AMessageTakesItsRoomUntilStoredThenGivesItBack) {
+  core::ByteBudget budget(1 << 20);
+  SessionOptions o;
+  o.budget = &budget;
+  Harness h(o);
+  h.to_rcpt();
+  h.feed("DATA\r\n");
+  EXPECT_EQ(budget.used(), 16u * 1024);  // the default room
+  h.feed(lines(100000));
+  EXPECT_GE(budget.used(), 100000u);
+  auto a = h.feed(".\r\n");
+  const Deliver* d = find_action<Deliver>(a);
+  ASSERT_NE(d, nullptr);
+  EXPECT_GE(budget.used(), d->data.size());   // handed over, not yet stored
+  EXPECT_EQ(budget.used(), d->data.capacity());
+  h.delivered();
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+TEST(DataBudget, WhenItIsSpentDataGets452AndOtherSessionsGoOn) {
+  core::ByteBudget budget(64 * 1024);
+  SessionOptions o;
+  o.budget = &budget;
+  o.limits.max_message_size = 1 << 20;
+  Harness a(o);
+  a.to_rcpt();
+  a.feed("DATA\r\n");
+  a.feed(lines(40000));  // holds 64 KiB now (16K, 32K, then 64K of room)
+  Harness b(o);
+  b.to_rcpt();
+  EXPECT_EQ(b.say("DATA\r\n"), "452 4.3.1 Insufficient system storage, try again later\r\n");
+  EXPECT_EQ(b.say("RCPT TO:<c@d.example>\r\n"), "503 5.5.1 Error: need MAIL command\r\n");  // reset
+  // a's message grows beyond the budget: the rest is read and dropped, its end answered 452.
+  EXPECT_TRUE(a.feed(lines(100000)).empty());
+  EXPECT_EQ(a.say(".\r\n"), "452 4.3.1 Insufficient system storage, try again later\r\n");
+  EXPECT_EQ(budget.used(), 0u);
+  // With the room back, b's next message goes through.
+  b.say("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n");
+  auto d = b.data("Subject: fits\r\n\r\nok\r\n.\r\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+TEST(DataBudget, ADeclaredSizeBeyondTheBudgetStartsSmall) {
+  core::ByteBudget budget(64 * 1024);
+  SessionOptions o;
+  o.budget = &budget;
+  Harness h(o);
+  h.ehlo();
+  h.say("MAIL FROM:<a@b.example> SIZE=1000000\r\nRCPT TO:<c@d.example>\r\n");
+  EXPECT_EQ(h.say("DATA\r\n"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+  EXPECT_EQ(budget.used(), 16u * 1024);
+}
+
+TEST(DataBudget, BdatChunksCountToo) {
+  core::ByteBudget budget(64 * 1024);
+  SessionOptions o;
+  o.budget = &budget;
+  o.limits.max_message_size = 1 << 20;
+  Harness h(o);
+  h.to_rcpt();
+  EXPECT_EQ(h.say("BDAT 30000\r\n" + std::string(30000, 'x')), "250 2.0.0 30000 octets received\r\n");
+  EXPECT_EQ(h.say("BDAT 50000 LAST\r\n" + std::string(50000, 'y')),
+            "452 4.3.1 Insufficient system storage, try again later\r\n");
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_EQ(h.say("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+}
+
+TEST(DataBudget, ASessionThatEndsGivesEverythingBack) {
+  core::ByteBudget budget(1 << 20);
+  SessionOptions o;
+  o.budget = &budget;
+  {
+    Harness h(o);
+    h.to_rcpt();
+    h.feed("DATA\r\n");
+    h.feed(lines(50000) + ".\r\n");  // handed over, never answered
+    EXPECT_GT(budget.used(), 0u);
+  }
+  EXPECT_EQ(budget.used(), 0u);
 }
 
 // ---- BDAT ------------------------------------------------------------------------------------------
