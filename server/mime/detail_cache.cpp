@@ -4,12 +4,13 @@ namespace mailjar::mime {
 
 std::size_t DetailCache::size_of(const MessageDetail& d) {
   std::size_t n = sizeof(MessageDetail) + d.return_path.size() + d.text.size() + d.html.size() +
-                  d.parse_error.size() + d.list_unsubscribe.header.size() + d.list_unsubscribe.header_post.size();
+                  d.parse_error.size() + d.list_unsubscribe.header.size() +
+                  d.list_unsubscribe.header_post.size();
   for (const auto& [name, value] : d.headers) n += name.size() + value.size() + 64;
   for (const auto* parts : {&d.inline_parts, &d.attachments}) {
     for (const PartInfo& p : *parts) {
-      n += sizeof(PartInfo) + p.part_id.size() + p.file_name.size() + p.content_type.size() + p.content_id.size() +
-           p.md5.size() + p.sha1.size() + p.sha256.size();
+      n += sizeof(PartInfo) + p.part_id.size() + p.file_name.size() + p.content_type.size() +
+           p.content_id.size() + p.md5.size() + p.sha1.size() + p.sha256.size();
     }
   }
   for (const auto* list : {&d.list_unsubscribe.links, &d.list_unsubscribe.errors}) {
@@ -38,7 +39,7 @@ void DetailCache::put(const std::string& key, std::shared_ptr<const MessageDetai
   while (bytes_ > max_bytes_ && !lru_.empty()) evict_locked(std::prev(lru_.end()));
 }
 
-void DetailCache::evict_locked(const std::list<Entry>::iterator& it) {
+void DetailCache::evict_locked(std::list<Entry>::iterator it) {
   bytes_ -= it->bytes;
   index_.erase(it->key);
   lru_.erase(it);

@@ -41,7 +41,7 @@ class DetailCache {
     std::shared_ptr<const MessageDetail> detail;
     std::size_t bytes = 0;
   };
-  void evict_locked(const std::list<Entry>::iterator& it);
+  void evict_locked(std::list<Entry>::iterator it);  // by value: the map entry holding it goes first
 
   const std::size_t max_bytes_;
   mutable std::mutex mu_;
