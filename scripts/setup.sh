@@ -4,7 +4,7 @@
 # playwright-core, which drives Debian's /usr/bin/chromium; it never downloads a browser of its own).
 # Idempotent and quick when everything is there: apt is only called for missing packages, the
 # build is incremental (ninja + ccache), and `npm ci` runs only when package-lock.json changed.
-# Usage: scripts/setup.sh [--no-build]
+# Usage: scripts/setup.sh [--no-build | --sanitize (builds ./build-asan instead of ./build)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +47,14 @@ fi
 [ "${1:-}" = "--no-build" ] && exit 0
 
 JOBS="${MAILJAR_JOBS:-$(nproc)}"
+if [ "${1:-}" = "--sanitize" ]; then
+  # The sanitizer build of scripts/test.sh (ASan + UBSan, gcc), beside the normal one.
+  if [ ! -f build-asan/build.ninja ]; then
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAILJAR_SANITIZE=ON >/dev/null
+  fi
+  cmake --build build-asan -j "$JOBS"
+  exit 0
+fi
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi

@@ -3,6 +3,7 @@ operation, request forgery and DNS rebinding are refused, hostile JSON cannot st
 bounded. Real server, real sockets, curl where a user would use curl."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -403,6 +404,8 @@ def _status_bytes(srv, field):
 
 
 @pytest.mark.timeout_s(90)
+@pytest.mark.skipif(os.environ.get("MAILJAR_SANITIZED") == "1",
+                    reason="ASan's allocator keeps freed memory in quarantine: RSS says nothing there")
 def test_unfinished_messages_share_a_bounded_budget_and_memory_goes_back(make_server):
     """40 sessions each holding 24 MB of unterminated DATA grew RSS by 950 MB (12.5 GiB possible with the
     defaults), and the memory stayed taken while idle."""
