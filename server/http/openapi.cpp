@@ -922,6 +922,23 @@ json operation(const RouteSpec& route, const OperationDoc* doc, bool scoped) {
           "forbidden).");
     }
   }
+  // The request guard (request_guard.h) and the body limits, before any handler.
+  const bool probe = route.id == RouteId::kLivez || route.id == RouteId::kReadyz;
+  if (!probe) {
+    add_error(responses, "403",
+              "Listening on loopback, a Host that is not a loopback name or one of --allowed-hosts (Code "
+              "forbidden_host).");
+  }
+  const bool changes_state = route.method != "GET";
+  if (changes_state) {
+    add_error(responses, "403", "An Origin that is not this server's own (Code forbidden_origin).");
+    add_error(responses, "415", "A body that is not Content-Type: application/json (Code unsupported_media_type).");
+    add_error(responses, "413",
+              route.id == RouteId::kSend
+                  ? "A body over the limit derived from --max-message-size (Code payload_too_large), or a built "
+                    "message over --max-message-size (Code message_too_large)."
+                  : "A body over --http-max-json (Code payload_too_large).");
+  }
   if (!doc || doc->needs_token) {
     add_error(responses, "401", "With --auth on: no valid API token (Code unauthorized).");
     // Without --auth no token is needed: the empty requirement makes the schemes optional.
@@ -980,7 +997,13 @@ json build_document(std::string_view version) {
        "route except /livez, /readyz and this document needs an API token: Authorization: Bearer <token>, or "
        "HTTP Basic with the token as the password (or as the user name). An admin token sees every project; "
        "a "
-       "project token only its project's inboxes (others answer 404, the bare default-inbox paths 403)."},
+       "project token only its project's inboxes (others answer 404, the bare default-inbox paths 403). "
+       "JSON bodies are read as Mailpit's Go decoder reads them (keys match case-insensitively), but a body "
+       "that is not exactly the endpoint's shape (an unknown key, a key given twice, a wrong type, nesting "
+       "deeper than --http-max-json-depth) is a 400 invalid_json: a malformed body never widens an "
+       "operation. Against pages in a browser: a state-changing request with a body must be "
+       "application/json (else 415), one with an Origin must come from this server's origin (else 403), and "
+       "a server listening on loopback answers only loopback Host names or --allowed-hosts (else 403)."},
   };
   return json{{"openapi", "3.0.3"},
               {"info", std::move(info)},

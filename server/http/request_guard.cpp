@@ -18,12 +18,6 @@ std::optional<std::string_view> header(const Request& request, std::string_view 
   return std::nullopt;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = core::ascii_lower(c);
-  return out;
-}
-
 // "host:port", "[v6]:port", "host" -> the host ("v6" without brackets) and the port ("" when absent).
 // nullopt for a malformed authority.
 std::optional<std::pair<std::string, std::string>> split_authority(std::string_view authority) {
@@ -51,7 +45,7 @@ std::optional<std::pair<std::string, std::string>> split_authority(std::string_v
   for (char c : port) {
     if (c < '0' || c > '9') return std::nullopt;
   }
-  return std::pair{lower(host), std::string(port)};
+  return std::pair{core::ascii_lowercase(host), std::string(port)};
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -95,7 +89,7 @@ std::string normalized(const std::pair<std::string, std::string>& authority, std
 }  // namespace
 
 bool is_loopback_address(std::string_view host) {
-  std::string h = lower(host);
+  std::string h = core::ascii_lowercase(host);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   return is_loopback_host(h);
 }
@@ -127,7 +121,7 @@ std::optional<Response> check_origin(const Request& request, const OriginPolicy&
   };
   const auto scheme_end = origin->find("://");
   if (scheme_end == std::string_view::npos) return refuse();  // "null" (sandboxed frames, file:) and junk
-  const std::string scheme = lower(origin->substr(0, scheme_end));
+  const std::string scheme = core::ascii_lowercase(origin->substr(0, scheme_end));
   const auto origin_authority = split_authority(origin->substr(scheme_end + 3));
   if (!origin_authority) return refuse();
   if (is_allowed_host(origin_authority->first, policy)) return std::nullopt;
