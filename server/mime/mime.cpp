@@ -401,8 +401,8 @@ std::string text_to_utf8(const char* data, std::size_t len, const char* charset,
 }
 
 std::size_t parts_prefix(std::string_view raw, int max_parts) {
-  constexpr std::size_t kMaxBoundaries = 64;       // distinct boundaries remembered
-  constexpr std::size_t kMaxBoundaryBytes = 256;   // RFC 2046 allows 70; longer ones are not remembered
+  constexpr std::size_t kMaxBoundaries = 64;      // distinct boundaries remembered
+  constexpr std::size_t kMaxBoundaryBytes = 256;  // RFC 2046 allows 70; longer ones are not remembered
   std::vector<std::string_view> boundaries;
   int delimiters = 0;
   std::size_t pos = 0;
@@ -410,24 +410,23 @@ std::size_t parts_prefix(std::string_view raw, int max_parts) {
     const std::size_t eol = raw.find('\n', pos);
     std::string_view line = raw.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > 2 && line[0] == '-' && line[1] == '-') {
+    if (line.size() > 2 && line[0] == '-' && line[1] == '-' && !boundaries.empty()) {
       std::string_view rest = line.substr(2);
       while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
-      for (std::string_view b : boundaries) {
-        if (rest == b) {  // an opening delimiter ("--b--" closes and starts nothing)
-          if (++delimiters > max_parts) return pos;
-          break;
-        }
+      if (std::find(boundaries.begin(), boundaries.end(), rest) != boundaries.end()) {
+        // An opening delimiter ("--b--" closes and starts nothing).
+        if (++delimiters > max_parts) return pos;
       }
     }
     // Boundaries are declared before they are used: remember every boundary= parameter seen so far (a
-    // word "boundary=" in a body only adds a boundary that no line matches).
-    for (std::size_t i = 0; i + 9 <= line.size() && boundaries.size() < kMaxBoundaries; ++i) {
-      if ((line[i] | 0x20) != 'b' || !core::ascii_iequals(line.substr(i, 8), "boundary")) continue;
-      std::size_t j = i + 8;
-      while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
-      if (j >= line.size() || line[j] != '=') continue;
-      ++j;
+    // word "boundary=" in a body only adds a boundary that no line matches). Only the '=' signs of a
+    // line are looked at, so the bulk of a message (base64, text) costs one memchr per line.
+    for (std::size_t eq = line.find('='); eq != std::string_view::npos && boundaries.size() < kMaxBoundaries;
+         eq = line.find('=', eq + 1)) {
+      std::size_t name_end = eq;
+      while (name_end > 0 && (line[name_end - 1] == ' ' || line[name_end - 1] == '\t')) --name_end;
+      if (name_end < 8 || !core::ascii_iequals(line.substr(name_end - 8, 8), "boundary")) continue;
+      std::size_t j = eq + 1;
       while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
       std::size_t end;
       if (j < line.size() && line[j] == '"') {
@@ -442,7 +441,6 @@ std::size_t parts_prefix(std::string_view raw, int max_parts) {
           std::find(boundaries.begin(), boundaries.end(), b) == boundaries.end()) {
         boundaries.push_back(b);
       }
-      i = end;
     }
     pos = eol == std::string_view::npos ? raw.size() : eol + 1;
   }
