@@ -9,8 +9,10 @@
 // ?before={last ID} (a keyed seek, as fast at message 100,000 as at message 50); a search pages with
 // start= (search results have no key order to seek by). At most kMaxRows rows are kept in the page.
 
+import { api, formatSize } from "/ui/api.js";
+
 // settings.js and message.js are imported when first needed, so that the first list paint waits for
-// app.js alone.
+// app.js (and the small api.js) alone.
 const settingsModule = () => import("/ui/settings.js");
 const kPreloadViewMs = 200;  // message.js is fetched this long after the first list page is shown
 
@@ -67,31 +69,6 @@ function inboxBase(pathname) {
   return m ? `/inboxes/${m[1]}` : "";
 }
 
-async function getJson(path, method = "GET", body = undefined) {
-  const init = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      const body = await response.json();
-      if (body && body.Error) message = body.Error;
-    } catch {
-      // not JSON: keep the status line
-    }
-    throw new Error(message);
-  }
-  const text = await response.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;  // the "ok" of a change
-  }
-}
-
 function showStatus(text) {
   el.status.textContent = text;
   el.status.hidden = text === "";
@@ -104,7 +81,7 @@ function inboxLabel(inbox, total, unread) {
 }
 
 async function loadInboxes(currentSlug) {
-  const inboxes = await getJson("/api/v1/inboxes");
+  const inboxes = await api("GET", "/api/v1/inboxes");
   el.picker.replaceChildren();
   for (const inbox of inboxes) {
     const option = document.createElement("option");
@@ -161,13 +138,6 @@ function attachmentMark(count) {
   return svg;
 }
 
-// "820 B", "4.1 kB", "1.2 MB" (powers of 1,000, as mail clients show sizes).
-function sizeText(bytes) {
-  if (bytes < 1000) return `${bytes} B`;
-  if (bytes < 1000 * 1000) return `${(bytes / 1000).toFixed(1)} kB`;
-  return `${(bytes / 1000 / 1000).toFixed(1)} MB`;
-}
-
 function messageRow(message) {
   const tr = document.createElement("tr");
   tr.dataset.id = message.ID;
@@ -213,7 +183,7 @@ function messageRow(message) {
   }
   const size = document.createElement("span");
   size.className = "size";
-  size.textContent = sizeText(message.Size || 0);
+  size.textContent = formatSize(message.Size);
   time.append(size);
 
   const check = document.createElement("td");
@@ -412,7 +382,7 @@ async function loadMessages() {
   const held = [];  // events that arrive while this page loads (onEvent holds them in state.pending)
   state.pending = held;
   try {
-    const page = await getJson(pageUrl(false));
+    const page = await api("GET", pageUrl(false));
     if (generation !== state.generation) return;
     const keepCursor = state.cursor;
     clearRows();
@@ -450,7 +420,7 @@ async function loadOlder() {
   state.paging = true;
   const generation = state.generation;
   try {
-    const page = await getJson(pageUrl(true));
+    const page = await api("GET", pageUrl(true));
     if (generation !== state.generation) return;
     const messages = page.messages || [];
     for (const message of messages) addRow(message, false);
@@ -621,12 +591,12 @@ async function bulk(action, ids) {
 }
 
 async function setRead(ids, read) {
-  await getJson(`${state.base}/api/v1/messages`, "PUT", { IDs: ids, Read: read });
+  await api("PUT", `${state.base}/api/v1/messages`, { IDs: ids, Read: read });
   for (const id of ids) setReadMark(id, read);
 }
 
 async function deleteIds(ids) {
-  await getJson(`${state.base}/api/v1/messages`, "DELETE", { IDs: ids });
+  await api("DELETE", `${state.base}/api/v1/messages`, { IDs: ids });
   for (const id of ids) removeRow(id);
   if (state.cursor) state.rows.get(state.cursor)?.focus();
   render();
@@ -646,7 +616,7 @@ tagDialog.addEventListener("close", () => {
   if (tagDialog.returnValue !== "ok") return;
   const tags = document.getElementById("tag-input").value.split(",").map((t) => t.trim()).filter(Boolean);
   bulk(async (ids) => {
-    await getJson(`${state.base}/api/v1/tags`, "PUT", { IDs: ids, Tags: tags });
+    await api("PUT", `${state.base}/api/v1/tags`, { IDs: ids, Tags: tags });
     await loadMessages();  // the rows show their new tags
   }, targetIds(false));
 });
@@ -656,7 +626,7 @@ document.getElementById("delete-all").addEventListener("click", async () => {
   const { confirmAction } = await settingsModule();
   if (!(await confirmAction(`Delete ${what} in this inbox? This cannot be undone.`, "Delete all"))) return;
   try {
-    await getJson(`${state.base}/api/v1/messages`, "DELETE", {});
+    await api("DELETE", `${state.base}/api/v1/messages`, {});
     clearRows();
     state.more = false;
     render();
@@ -804,7 +774,7 @@ async function start() {
   loadMessages().catch((err) => showStatus(`Could not load the messages: ${err.message}`));
   route();
   try {
-    const info = await getJson(`${state.base}/api/v1/info`);
+    const info = await api("GET", `${state.base}/api/v1/info`);
     state.inboxName = (info.Inbox && info.Inbox.Name) || "";
     render();
     await loadInboxes((info.Inbox && info.Inbox.Slug) || "");

@@ -12,6 +12,8 @@
 // source, file names) is set with textContent; HTML parsed here (DOMParser) is only read, never
 // attached to this document.
 
+import { api, formatSize, node, request } from "/ui/api.js";
+
 const kMaxSourceChars = 2 * 1024 * 1024;  // the Source tab shows at most this much (download for the rest)
 const kMaxHeaderRows = 2000;              // rows in the Headers table
 const kMaxParsedHtmlChars = 4 * 1024 * 1024;  // HTML larger than this is not parsed for counts/text
@@ -23,25 +25,11 @@ const kTabs = [
 
 let generation = 0;  // bumps on every show/close, so a slow fetch for an older message renders nothing
 
-function node(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 function button(label, className, onClick) {
-  const b = node("button", className, label);
+  const b = node("button", { class: className, text: label });
   b.type = "button";
   b.addEventListener("click", onClick);
   return b;
-}
-
-export function formatSize(bytes) {
-  const n = Number(bytes) || 0;
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function formatAddress(a) {
@@ -112,10 +100,10 @@ export function htmlToText(doc) {
 // Builds an accessible tab strip (role=tablist/tab/tabpanel, roving tabindex, arrow keys, Home/End);
 // `render(name, panel)` fills a panel the first time its tab is chosen.
 function buildTabs(render) {
-  const list = node("div", "mv-tabs");
+  const list = node("div", { class: "mv-tabs" });
   list.setAttribute("role", "tablist");
   list.setAttribute("aria-label", "Message views");
-  const panels = node("div", "mv-panels");
+  const panels = node("div", { class: "mv-panels" });
   const tabs = [];
   const rendered = new Set();
   const select = (index, focus) => {
@@ -133,13 +121,13 @@ function buildTabs(render) {
     }
   };
   kTabs.forEach(([name, label], i) => {
-    const tab = node("button", "mv-tab", label);
+    const tab = node("button", { class: "mv-tab", text: label });
     tab.type = "button";
     tab.id = `mv-tab-${name}`;
     tab.dataset.tab = name;
     tab.setAttribute("role", "tab");
     tab.setAttribute("aria-controls", `mv-panel-${name}`);
-    const panel = node("div", "mv-panel");
+    const panel = node("div", { class: "mv-panel" });
     panel.id = `mv-panel-${name}`;
     panel.dataset.panel = name;
     panel.setAttribute("role", "tabpanel");
@@ -161,13 +149,7 @@ function buildTabs(render) {
 }
 
 function notice(panel, text) {
-  panel.replaceChildren(node("p", "mv-empty", text));
-}
-
-async function fetchOk(url, what) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${what}: HTTP ${response.status}`);
-  return response;
+  panel.replaceChildren(node("p", { class: "mv-empty", text: text }));
 }
 
 // Runs an async panel renderer, showing its failure in the panel instead of leaving it blank.
@@ -182,8 +164,8 @@ function renderHtml(panel, base, id, m, doc) {
     notice(panel, "This message has no HTML part.");
     return;
   }
-  const bar = node("div", "mv-toolbar");
-  const frame = node("iframe", "mv-frame");
+  const bar = node("div", { class: "mv-toolbar" });
+  const frame = node("iframe", { class: "mv-frame" });
   frame.setAttribute("sandbox", "allow-popups allow-popups-to-escape-sandbox");
   frame.setAttribute("referrerpolicy", "no-referrer");
   frame.title = "HTML body of the message";
@@ -191,7 +173,7 @@ function renderHtml(panel, base, id, m, doc) {
   const viewUrl = `${base}/view/${encodeURIComponent(id)}.html`;
   frame.src = viewUrl;
 
-  const widths = node("div", "mv-widths");
+  const widths = node("div", { class: "mv-widths" });
   widths.setAttribute("role", "group");
   widths.setAttribute("aria-label", "Preview width");
   for (const [name, label, size] of kWidths) {
@@ -208,9 +190,9 @@ function renderHtml(panel, base, id, m, doc) {
 
   const blocked = countRemoteImages(doc);
   if (blocked > 0) {
-    const note = node("p", "mv-remote");
+    const note = node("p", { class: "mv-remote" });
     note.setAttribute("role", "status");
-    const text = node("span", "mv-remote-text", `${blocked} remote image${blocked === 1 ? "" : "s"} blocked`);
+    const text = node("span", { class: "mv-remote-text", text: `${blocked} remote image${blocked === 1 ? "" : "s"} blocked` });
     const show = button("Show images", "mv-show-images", () => {
       frame.src = `${viewUrl}?remote=1`;
       text.textContent = `${blocked} remote image${blocked === 1 ? "" : "s"} shown`;
@@ -219,7 +201,7 @@ function renderHtml(panel, base, id, m, doc) {
     note.append(text, " ", show);
     bar.append(note);
   }
-  const holder = node("div", "mv-frame-holder");
+  const holder = node("div", { class: "mv-frame-holder" });
   holder.append(frame);
   panel.replaceChildren(bar, holder);
 }
@@ -230,22 +212,22 @@ function renderText(panel, m, doc) {
     notice(panel, "This message has no text.");
     return;
   }
-  const pre = node("pre", "mv-pre mv-text", text);
-  if (!m.Text) panel.replaceChildren(node("p", "mv-note", "No text part: this is a rendering of the HTML."), pre);
+  const pre = node("pre", { class: "mv-pre mv-text", text: text });
+  if (!m.Text) panel.replaceChildren(node("p", { class: "mv-note", text: "No text part: this is a rendering of the HTML." }), pre);
   else panel.replaceChildren(pre);
 }
 
 // The raw message with its header lines split into name and value spans (continuation lines are value).
 function colourSource(raw) {
-  const pre = node("pre", "mv-pre mv-source");
+  const pre = node("pre", { class: "mv-pre mv-source" });
   const end = raw.search(/\r?\n\r?\n/);
   const head = end < 0 ? raw : raw.slice(0, end);
   for (const line of head.split(/\r?\n/)) {
     const colon = line.indexOf(":");
     if (/^[ \t]/.test(line) || colon <= 0) {
-      pre.append(node("span", "mv-hvalue", line), "\n");
+      pre.append(node("span", { class: "mv-hvalue", text: line }), "\n");
     } else {
-      pre.append(node("span", "mv-hname", line.slice(0, colon + 1)), node("span", "mv-hvalue", line.slice(colon + 1)),
+      pre.append(node("span", { class: "mv-hname", text: line.slice(0, colon + 1) }), node("span", { class: "mv-hvalue", text: line.slice(colon + 1) }),
                  "\n");
     }
   }
@@ -255,23 +237,23 @@ function colourSource(raw) {
 
 async function renderSource(panel, base, id) {
   const rawUrl = `${messageUrl(base, id)}/raw`;
-  const raw = await (await fetchOk(rawUrl, "raw message")).text();
-  const bar = node("div", "mv-toolbar");
-  const dl = node("a", "mv-download", "Download .eml");
+  const raw = await (await request("GET", rawUrl)).text();
+  const bar = node("div", { class: "mv-toolbar" });
+  const dl = node("a", { class: "mv-download", text: "Download .eml" });
   dl.href = `${rawUrl}?dl=1`;
   dl.setAttribute("download", `${id}.eml`);
   bar.append(dl);
   if (raw.length > kMaxSourceChars) {
-    bar.append(node("span", "mv-note", `Showing the first ${formatSize(kMaxSourceChars)}; download for all of it.`));
+    bar.append(node("span", { class: "mv-note", text: `Showing the first ${formatSize(kMaxSourceChars)}; download for all of it.` }));
   }
   panel.replaceChildren(bar, colourSource(raw.slice(0, kMaxSourceChars)));
 }
 
 function envelopeList(envelope) {
-  const section = node("section", "mv-envelope");
-  section.append(node("h3", "", "Envelope"));
+  const section = node("section", { class: "mv-envelope" });
+  section.append(node("h3", { text: "Envelope" }));
   if (!envelope) {
-    section.append(node("p", "mv-empty", "No SMTP envelope recorded (the message did not arrive over SMTP)."));
+    section.append(node("p", { class: "mv-empty", text: "No SMTP envelope recorded (the message did not arrive over SMTP)." }));
     return section;
   }
   const tls = envelope.TLSVersion ? `${envelope.TLSVersion}${envelope.TLSCipher ? ` (${envelope.TLSCipher})` : ""}` : "none";
@@ -284,19 +266,19 @@ function envelopeList(envelope) {
     ["TLS", tls],
     ["Auth user", envelope.AuthUser || "none"],
   ];
-  const dl = node("dl", "mv-dl");
-  for (const [name, value] of rows) dl.append(node("dt", "", name), node("dd", "", value));
+  const dl = node("dl", { class: "mv-dl" });
+  for (const [name, value] of rows) dl.append(node("dt", { text: name }), node("dd", { text: value }));
   section.append(dl);
   return section;
 }
 
 async function renderHeaders(panel, base, id, m) {
-  const headers = await (await fetchOk(`${messageUrl(base, id)}/headers`, "headers")).json();
-  const table = node("table", "mv-headers");
+  const headers = await api("GET", `${messageUrl(base, id)}/headers`);
+  const table = node("table", { class: "mv-headers" });
   table.setAttribute("aria-label", "Headers");
   const thead = node("thead");
   const hr = node("tr");
-  hr.append(node("th", "", "Name"), node("th", "", "Value"));
+  hr.append(node("th", { text: "Name" }), node("th", { text: "Value" }));
   for (const th of hr.children) th.scope = "col";
   thead.append(hr);
   const tbody = node("tbody");
@@ -305,16 +287,16 @@ async function renderHeaders(panel, base, id, m) {
     for (const value of Array.isArray(values) ? values : [values]) {
       if (rows++ >= kMaxHeaderRows) break;
       const tr = node("tr");
-      const th = node("th", "mv-hname", name);
+      const th = node("th", { class: "mv-hname", text: name });
       th.scope = "row";
-      tr.append(th, node("td", "mv-hvalue", String(value)));
+      tr.append(th, node("td", { class: "mv-hvalue", text: String(value) }));
       tbody.append(tr);
     }
   }
   table.append(thead, tbody);
-  const wrap = node("div", "mv-headers-layout");
-  const left = node("section", "mv-headers-table");
-  left.append(node("h3", "", "Headers"), table);
+  const wrap = node("div", { class: "mv-headers-layout" });
+  const left = node("section", { class: "mv-headers-table" });
+  left.append(node("h3", { text: "Headers" }), table);
   wrap.append(left, envelopeList(m.Envelope));
   panel.replaceChildren(wrap);
 }
@@ -328,28 +310,27 @@ function renderAttachments(panel, base, id, m) {
     notice(panel, "No attachments or inline parts.");
     return;
   }
-  const list = node("ul", "mv-parts");
+  const list = node("ul", { class: "mv-parts" });
   for (const p of parts) {
-    const li = node("li", "mv-part");
+    const li = node("li", { class: "mv-part" });
     li.dataset.partId = p.PartID;
     const url = `${messageUrl(base, id)}/part/${encodeURIComponent(p.PartID)}`;
     if (/^image\//i.test(p.ContentType || "")) {
-      const img = node("img", "mv-thumb");
+      const img = node("img", { class: "mv-thumb" });
       img.src = url;
       img.alt = p.FileName || p.ContentID || "image";
       img.loading = "lazy";
       li.append(img);
     } else {
-      li.append(node("span", "mv-thumb mv-thumb-generic", (p.ContentType || "?").split("/").pop().slice(0, 4)));
+      li.append(node("span", { class: "mv-thumb mv-thumb-generic", text: (p.ContentType || "?").split("/").pop().slice(0, 4) }));
     }
-    const info = node("div", "mv-part-info");
-    info.append(node("span", "mv-part-name", p.FileName || p.ContentID || `part ${p.PartID}`));
-    info.append(node("span", "mv-part-meta",
-                     `${p.ContentType || "application/octet-stream"} · ${formatSize(p.Size)} · ${p.kind}`));
+    const info = node("div", { class: "mv-part-info" });
+    info.append(node("span", { class: "mv-part-name", text: p.FileName || p.ContentID || `part ${p.PartID}` }));
+    info.append(node("span", { class: "mv-part-meta", text: `${p.ContentType || "application/octet-stream"} · ${formatSize(p.Size)} · ${p.kind}` }));
     const sha = (p.Checksums && p.Checksums.SHA256) || "";
-    const code = node("code", "mv-part-sha", sha ? `SHA-256 ${sha}` : "");
+    const code = node("code", { class: "mv-part-sha", text: sha ? `SHA-256 ${sha}` : "" });
     info.append(code);
-    const a = node("a", "mv-part-download", "Download");
+    const a = node("a", { class: "mv-part-download", text: "Download" });
     a.href = url;
     a.setAttribute("download", p.FileName || `part-${p.PartID}`);
     info.append(a);
@@ -379,12 +360,12 @@ let liveAnalysis = null;
 function badge(kind, value, labels, marks) {
   const key = String(value ?? "").toLowerCase();
   const known = Object.hasOwn(labels, key);
-  const b = node("span", `mv-badge mv-${kind}`);
+  const b = node("span", { class: `mv-badge mv-${kind}` });
   b.dataset[kind] = known ? key : "other";
-  const mark = node("span", "mv-badge-mark", known ? marks[key] : "·");
+  const mark = node("span", { class: "mv-badge-mark", text: known ? marks[key] : "·" });
   mark.setAttribute("aria-hidden", "true");
-  b.append(node("span", "visually-hidden", kind === "verdict" ? "Verdict: " : "Severity: "), mark,
-           node("span", "mv-badge-text", known ? labels[key] : String(value ?? "unknown")));
+  b.append(node("span", { class: "visually-hidden", text: kind === "verdict" ? "Verdict: " : "Severity: " }), mark,
+           node("span", { class: "mv-badge-text", text: known ? labels[key] : String(value ?? "unknown") }));
   return b;
 }
 
@@ -395,49 +376,49 @@ function formatDuration(ms) {
 }
 
 function findingItem(f) {
-  const li = node("li", "mv-finding");
+  const li = node("li", { class: "mv-finding" });
   const finding = f && typeof f === "object" ? f : { Message: String(f) };
   li.dataset.severity = String(finding.Severity ?? "").toLowerCase();
-  const line = node("div", "mv-finding-line");
+  const line = node("div", { class: "mv-finding-line" });
   line.append(badge("severity", finding.Severity, kSeverities, kSeverityMarks), " ",
-              node("span", "mv-finding-message", String(finding.Message ?? "")));
-  if (finding.ID) line.append(" ", node("span", "mv-finding-id", String(finding.ID)));
+              node("span", { class: "mv-finding-message", text: String(finding.Message ?? "") }));
+  if (finding.ID) line.append(" ", node("span", { class: "mv-finding-id", text: String(finding.ID) }));
   li.append(line);
   if (finding.Evidence !== undefined && finding.Evidence !== null && String(finding.Evidence) !== "") {
-    li.append(node("code", "mv-finding-evidence", String(finding.Evidence)));
+    li.append(node("code", { class: "mv-finding-evidence", text: String(finding.Evidence) }));
   }
   return li;
 }
 
 function reportSection(report, index) {
   const r = report && typeof report === "object" ? report : {};
-  const section = node("section", "mv-analysis");
+  const section = node("section", { class: "mv-analysis" });
   const name = String(r.Analyzer ?? "");
   section.dataset.analyzer = name;
   if (r.Verdict !== undefined) section.dataset.verdict = String(r.Verdict).toLowerCase();
-  const head = node("div", "mv-analysis-head");
-  const title = node("h3", "mv-analysis-title", String(r.Title || name || `Report ${index + 1}`));
+  const head = node("div", { class: "mv-analysis-head" });
+  const title = node("h3", { class: "mv-analysis-title", text: String(r.Title || name || `Report ${index + 1}`) });
   title.id = `mv-analysis-${index}`;
   section.setAttribute("aria-labelledby", title.id);
   head.append(title, badge("verdict", r.Verdict, kVerdicts, kVerdictMarks));
-  if (r.Score !== null && r.Score !== undefined) head.append(node("span", "mv-score", `Score ${r.Score}`));
+  if (r.Score !== null && r.Score !== undefined) head.append(node("span", { class: "mv-score", text: `Score ${r.Score}` }));
   section.append(head);
-  if (r.Summary) section.append(node("p", "mv-analysis-summary", String(r.Summary)));
+  if (r.Summary) section.append(node("p", { class: "mv-analysis-summary", text: String(r.Summary) }));
   const findings = Array.isArray(r.Findings) ? r.Findings : [];
   if (findings.length === 0) {
-    section.append(node("p", "mv-note", "No findings."));
+    section.append(node("p", { class: "mv-note", text: "No findings." }));
   } else {
-    const ul = node("ul", "mv-findings");
+    const ul = node("ul", { class: "mv-findings" });
     ul.setAttribute("aria-label", "Findings");
     for (const f of findings.slice(0, kMaxFindings)) ul.append(findingItem(f));
     section.append(ul);
     if (findings.length > kMaxFindings) {
-      section.append(node("p", "mv-note", `Showing the first ${kMaxFindings} of ${findings.length} findings.`));
+      section.append(node("p", { class: "mv-note", text: `Showing the first ${kMaxFindings} of ${findings.length} findings.` }));
     }
   }
   const meta = [name && name !== title.textContent ? name : "", formatDuration(r.DurationMs),
                 r.Created ? `analysed ${formatDate(r.Created)}` : ""].filter(Boolean);
-  if (meta.length) section.append(node("p", "mv-analysis-meta", meta.join(" · ")));
+  if (meta.length) section.append(node("p", { class: "mv-analysis-meta", text: meta.join(" · ") }));
   return section;
 }
 
@@ -445,7 +426,7 @@ function reportSection(report, index) {
 function renderAnalysis(panel, answer, run) {
   const analyzers = Array.isArray(answer && answer.Analyzers) ? answer.Analyzers.map(String) : [];
   const reports = Array.isArray(answer && answer.Reports) ? answer.Reports : [];
-  const status = node("p", "mv-analysis-status");
+  const status = node("p", { class: "mv-analysis-status" });
   status.setAttribute("role", "status");
   const runButton = (label) => {
     const b = button(label, "mv-run-analysis", () => run(b, status));
@@ -453,17 +434,17 @@ function renderAnalysis(panel, answer, run) {
   };
   if (reports.length === 0) {
     if (analyzers.length === 0) {
-      panel.replaceChildren(node("p", "mv-empty", "No analyzers are enabled on this server."));
+      panel.replaceChildren(node("p", { class: "mv-empty", text: "No analyzers are enabled on this server." }));
       return;
     }
-    const bar = node("div", "mv-toolbar");
+    const bar = node("div", { class: "mv-toolbar" });
     bar.append(runButton("Run analysis now"));
-    panel.replaceChildren(node("p", "mv-empty", "No analyzers have run for this message yet."), bar, status);
+    panel.replaceChildren(node("p", { class: "mv-empty", text: "No analyzers have run for this message yet." }), bar, status);
     return;
   }
   const out = [];
   if (analyzers.length) {
-    const bar = node("div", "mv-toolbar mv-analysis-bar");
+    const bar = node("div", { class: "mv-toolbar mv-analysis-bar" });
     const again = runButton("Run again");
     again.classList.add("mv-small");
     bar.append(again);
@@ -473,23 +454,13 @@ function renderAnalysis(panel, answer, run) {
   const done = new Set(reports.map((r) => String((r && r.Analyzer) ?? "")));
   for (const name of analyzers) {
     if (!done.has(name)) {
-      const p = node("p", "mv-pending");
+      const p = node("p", { class: "mv-pending" });
       p.dataset.analyzer = name;
-      p.append(node("span", "mv-pending-name", name), ": pending (it has not run for this message yet)");
+      p.append(node("span", { class: "mv-pending-name", text: name }), ": pending (it has not run for this message yet)");
       out.push(p);
     }
   }
   panel.replaceChildren(...out);
-}
-
-async function errorText(response) {
-  try {
-    const body = await response.json();
-    if (body && body.Error) return `${body.Error} (HTTP ${response.status})`;
-  } catch {
-    // not JSON: the status says enough
-  }
-  return `HTTP ${response.status}`;
 }
 
 // The Analysis tab of message `id`: load() fetches and renders the stored reports; the Run buttons POST
@@ -523,12 +494,7 @@ function analysisTab(panel, base, id, mine) {
     status.classList.remove("mv-error");
     status.textContent = "Running the analyzers…";
     try {
-      const response = await fetch(url, { method: "POST" });
-      if (!response.ok) {
-        fail(await errorText(response));
-        return;
-      }
-      const answer = await response.json();
+      const answer = await api("POST", url);
       if (current(ticket)) show(ticket, answer);
     } catch (err) {
       fail(err.message);
@@ -540,7 +506,7 @@ function analysisTab(panel, base, id, mine) {
   const load = async () => {
     const ticket = ++asked;
     try {
-      const answer = await (await fetchOk(url, "analysis")).json();
+      const answer = await api("GET", url);
       if (current(ticket)) show(ticket, answer);
     } catch (err) {
       if (current(ticket)) notice(panel, `Could not load: ${err.message}`);
@@ -560,47 +526,47 @@ export function analysisArrived(id) {
 // ---- the header and entry points -------------------------------------------------------------------------
 
 function renderHeader(base, id, m, onClose, status) {
-  const header = node("header", "mv-header");
-  const actions = node("div", "mv-actions");
+  const header = node("header", { class: "mv-header" });
+  const actions = node("div", { class: "mv-actions" });
   const say = (text) => { status.textContent = text; };
   actions.append(
     button("Close", "mv-close", () => onClose && onClose()),
     button("Mark unread", "mv-unread", async () => {
-      const r = await fetch(`${base}/api/v1/messages`, {
-        method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ IDs: [id], Read: false }),
-      });
-      say(r.ok ? "Marked unread." : `Could not mark unread (HTTP ${r.status}).`);
+      try {
+        await request("PUT", `${base}/api/v1/messages`, { IDs: [id], Read: false });
+        say("Marked unread.");
+      } catch (err) {
+        say(`Could not mark unread: ${err.message}.`);
+      }
     }),
     button("Delete", "mv-delete", async () => {
-      const r = await fetch(`${base}/api/v1/messages`, {
-        method: "DELETE", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ IDs: [id] }),
-      });
-      if (r.ok) {
+      try {
+        await request("DELETE", `${base}/api/v1/messages`, { IDs: [id] });
         if (onClose) onClose();
-      } else {
-        say(`Could not delete (HTTP ${r.status}).`);
+      } catch (err) {
+        say(`Could not delete: ${err.message}.`);
       }
     }),
   );
-  const eml = node("a", "mv-eml", "Download .eml");
+  const eml = node("a", { class: "mv-eml", text: "Download .eml" });
   eml.href = `${messageUrl(base, id)}/raw?dl=1`;
   eml.setAttribute("download", `${id}.eml`);
   actions.append(eml);
 
-  const h = node("h2", "message-subject", m.Subject || "(no subject)");
-  const meta = node("dl", "mv-meta");
+  const h = node("h2", { class: "message-subject", text: m.Subject || "(no subject)" });
+  const meta = node("dl", { class: "mv-meta" });
   const rows = [["From", formatAddress(m.From)], ["To", formatAddresses(m.To)], ["Cc", formatAddresses(m.Cc)],
                 ["Date", formatDate(m.Date)], ["Size", formatSize(m.Size)]];
   for (const [name, value] of rows) {
     if (!value) continue;
-    const dd = node("dd", `mv-${name.toLowerCase()}`, value);
-    meta.append(node("dt", "", name), dd);
+    const dd = node("dd", { class: `mv-${name.toLowerCase()}`, text: value });
+    meta.append(node("dt", { text: name }), dd);
   }
   header.append(actions, h, meta);
   if (Array.isArray(m.Tags) && m.Tags.length) {
-    const tags = node("ul", "mv-tags");
+    const tags = node("ul", { class: "mv-tags" });
     tags.setAttribute("aria-label", "Tags");
-    for (const t of m.Tags) tags.append(node("li", "mv-tag", t));
+    for (const t of m.Tags) tags.append(node("li", { class: "mv-tag", text: t }));
     header.append(tags);
   }
   return header;
@@ -609,24 +575,23 @@ function renderHeader(base, id, m, onClose, status) {
 export async function showMessage(pane, base, id, { onClose } = {}) {
   const mine = ++generation;
   liveAnalysis = null;
-  pane.replaceChildren(node("p", "mv-loading", "Loading…"));
+  pane.replaceChildren(node("p", { class: "mv-loading", text: "Loading…" }));
   let m;
   try {
-    const response = await fetch(messageUrl(base, id));
-    if (mine !== generation) return;
-    if (!response.ok) {
-      const close = button("Close", "mv-close", () => onClose && onClose());
-      pane.replaceChildren(close, node("h2", "message-subject", "Message not found"));
-      return;
-    }
-    m = await response.json();
+    m = await api("GET", messageUrl(base, id));
   } catch (err) {
-    if (mine === generation) pane.replaceChildren(node("p", "mv-empty", `Could not load the message: ${err.message}`));
+    if (mine !== generation) return;
+    if (err.status === 404) {
+      const close = button("Close", "mv-close", () => onClose && onClose());
+      pane.replaceChildren(close, node("h2", { class: "message-subject", text: "Message not found" }));
+    } else {
+      pane.replaceChildren(node("p", { class: "mv-empty", text: `Could not load the message: ${err.message}` }));
+    }
     return;
   }
   if (mine !== generation) return;
   const doc = parseHtml(m.HTML);
-  const status = node("p", "mv-status");
+  const status = node("p", { class: "mv-status" });
   status.setAttribute("role", "status");
   const tabs = buildTabs((name, panel) => {
     switch (name) {

@@ -6,46 +6,11 @@
 // the server is put in the page with textContent. The dialog element is index.html's #settings-dialog;
 // openSettings() rebuilds its content each time, so it always shows the server's current values.
 
-const kMaxName = 200;            // longest project or inbox name typed here
+import { api, node } from "/ui/api.js";
+
+const kMaxName = 128;            // longest project or inbox name (the server's limit, in bytes)
 const kMaxLimit = 2 ** 50;       // the API's largest retention value
 const kCopiedMs = 1500;          // how long a copy button says "Copied"
-
-function node(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "text") e.textContent = value;
-    else if (key === "class") e.className = value;
-    else if (key in e) e[key] = value;
-    else e.setAttribute(key, value);
-  }
-  e.append(...children);
-  return e;
-}
-
-async function api(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  const text = await response.text();
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      const json = JSON.parse(text);
-      if (json && json.Error) message = json.Error;
-    } catch {
-      // not JSON: keep the status line
-    }
-    throw new Error(message);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;  // "ok" bodies
-  }
-}
 
 // Resolves true when the person confirms `text` in index.html's #confirm-dialog, false otherwise.
 export function confirmAction(text, okLabel) {

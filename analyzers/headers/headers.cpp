@@ -129,13 +129,15 @@ int field_of(std::string_view name) {
 // ---------------------------------------------------------------------------------------------------
 // Lexical pieces of RFC 5322 (3.2).
 
-bool is_wsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+// Whitespace here includes CR and LF: values are unfolded, but a bare CR or LF left in one is trimmed too.
+using core::ascii_lowercase;
+using core::is_ascii_space;
+using core::is_ascii_alpha;
+using core::is_ascii_digit;
 
 // atext (3.2.3), with the UTF-8 bytes RFC 6532 adds to it.
 bool is_atext(char c) {
-  if (static_cast<unsigned char>(c) >= 0x80 || is_alpha(c) || is_digit(c)) return true;
+  if (static_cast<unsigned char>(c) >= 0x80 || is_ascii_alpha(c) || is_ascii_digit(c)) return true;
   constexpr std::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~";
   return kSpecials.find(c) != std::string_view::npos;
 }
@@ -148,17 +150,9 @@ bool all_atext_or_dot(std::string_view s) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_ascii_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ascii_space(s.back())) s.remove_suffix(1);
   return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // Skips a comment starting at s[i] == '(' (nested, with quoted-pairs). False when it is not closed.
@@ -184,7 +178,7 @@ bool skip_comment(std::string_view s, std::size_t& i) {
 // Skips CFWS (3.2.2). False when a comment is not closed.
 bool skip_cfws(std::string_view s, std::size_t& i) {
   while (i < s.size()) {
-    if (is_wsp(s[i])) {
+    if (is_ascii_space(s[i])) {
       ++i;
     } else if (s[i] == '(') {
       if (!skip_comment(s, i)) return false;
@@ -231,12 +225,12 @@ std::optional<std::string> addr_spec_domain(std::string_view addr, bool in_angle
   if (domain.front() == '[') {
     if (domain.size() < 3 || domain.back() != ']') return std::nullopt;
     for (char c : domain.substr(1, domain.size() - 2)) {
-      if (c == '[' || c == ']' || c == '\\' || is_wsp(c)) return std::nullopt;
+      if (c == '[' || c == ']' || c == '\\' || is_ascii_space(c)) return std::nullopt;
     }
   } else if (!all_atext_or_dot(domain) || domain.front() == '.' || domain.back() == '.') {
     return std::nullopt;
   }
-  return lower(domain);
+  return ascii_lowercase(domain);
 }
 
 // What an address list (3.4: mailboxes and groups, display names, comments, quoted strings) holds.
@@ -270,7 +264,7 @@ AddressList scan_address_list(std::string_view v) {
             const std::size_t q = quoted_string_end(t, k);
             if (q == std::string_view::npos) break;
             k = q - 1;
-          } else if (is_wsp(t[k])) {
+          } else if (is_ascii_space(t[k])) {
             spaced = true;
           }
         }
@@ -334,7 +328,7 @@ AddressList scan_address_list(std::string_view v) {
       finish();
       ++i;
     } else {
-      if (!is_wsp(c)) text_has_content = true;
+      if (!is_ascii_space(c)) text_has_content = true;
       bare.push_back(c);
       ++i;
     }
@@ -349,7 +343,7 @@ std::string path_domain(std::string_view path) {
   if (at == std::string_view::npos || at + 1 >= path.size()) return {};
   std::string_view domain = path.substr(at + 1);
   while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  return lower(domain);
+  return ascii_lowercase(domain);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -381,7 +375,7 @@ class DateParser {
   // The date-time as Unix milliseconds, nullopt when it is not one.
   std::optional<int64_t> parse() {
     if (!cfws()) return std::nullopt;
-    if (i_ < s_.size() && is_alpha(s_[i_])) {
+    if (i_ < s_.size() && is_ascii_alpha(s_[i_])) {
       if (!one_of(letters(), kDayNames) || !cfws() || !take(',')) return std::nullopt;
     }
     int day = 0;
@@ -433,13 +427,13 @@ class DateParser {
 
   std::string_view letters() {
     const std::size_t begin = i_;
-    while (i_ < s_.size() && is_alpha(s_[i_])) ++i_;
+    while (i_ < s_.size() && is_ascii_alpha(s_[i_])) ++i_;
     return s_.substr(begin, i_ - begin);
   }
 
   std::string_view digits() {
     const std::size_t begin = i_;
-    while (i_ < s_.size() && is_digit(s_[i_])) ++i_;
+    while (i_ < s_.size() && is_ascii_digit(s_[i_])) ++i_;
     return s_.substr(begin, i_ - begin);
   }
 
@@ -531,7 +525,7 @@ bool valid_msg_id(std::string_view v) {
   if (right.front() == '[') {
     if (right.size() < 3 || right.back() != ']') return false;
     for (char c : right.substr(1, right.size() - 2)) {
-      if (c == '[' || c == ']' || c == '\\' || is_wsp(c)) return false;
+      if (c == '[' || c == ']' || c == '\\' || is_ascii_space(c)) return false;
     }
     return true;
   }

@@ -1,4 +1,5 @@
 #include "config/values.h"
+#include "core/ascii.h"
 
 #include <algorithm>
 #include <cctype>
@@ -16,11 +17,7 @@ constexpr uint64_t kGiB = 1024 * kMiB;
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using core::ascii_lowercase;
 
 // Splits "12M" into the leading digits and the rest.
 std::pair<std::string_view, std::string_view> split_number(std::string_view text) {
@@ -85,7 +82,7 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   auto [digits, unit_text] = split_number(text);
   auto value = parse_whole_number(digits);
   if (!value) return std::nullopt;
-  const std::string unit = lower(unit_text);
+  const std::string unit = ascii_lowercase(unit_text);
   uint64_t factor = 0;
   if (unit.empty() || unit == "b") {
     factor = 1;
@@ -105,14 +102,14 @@ std::optional<uint64_t> parse_seconds(std::string_view text) {
   auto [digits, unit_text] = split_number(text);
   auto value = parse_whole_number(digits);
   if (!value) return std::nullopt;
-  const std::string unit = lower(unit_text);
+  const std::string unit = ascii_lowercase(unit_text);
   if (unit.empty() || unit == "s") return value;
   if (unit == "m") return multiply(*value, 60);
   return std::nullopt;
 }
 
 std::optional<bool> parse_bool(std::string_view text) {
-  const std::string v = lower(text);
+  const std::string v = ascii_lowercase(text);
   if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "0" || v == "no" || v == "off") return false;
   return std::nullopt;
@@ -231,7 +228,7 @@ std::optional<Value> parse_value(const ValueSpec& spec, std::string_view text) {
       return v;
     }
     case ValueType::kChoice: {
-      const std::string wanted = lower(text);
+      const std::string wanted = ascii_lowercase(text);
       for (std::string_view choice : split_choices(spec.arg)) {
         if (wanted == choice) {
           v.text = std::string(choice);

@@ -35,6 +35,18 @@ inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   return 0;
 }
 
+// Decodes the valid UTF-8 sequence at s[i] into `cp`; its length, or 0 (cp unspecified) when the bytes
+// there are not one. i < s.size().
+inline std::size_t utf8_decode(std::string_view s, std::size_t i, char32_t& cp) {
+  const std::size_t n = utf8_sequence_length(s, i);
+  if (n == 0) return 0;
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  static constexpr unsigned char kLeadMask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  cp = b(i) & kLeadMask[n];
+  for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (b(i + k) & 0x3F);
+  return n;
+}
+
 // True when all of `s` is valid UTF-8.
 inline bool is_valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {

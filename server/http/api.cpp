@@ -6,6 +6,8 @@
 //   Message strings are attacker-controlled and may be invalid UTF-8: every JSON body is dumped with
 //   error_handler_t::replace. Numeric query parameters are parsed strictly and bounded.
 #include "http/api.h"
+#include "core/ascii.h"
+#include "core/base64.h"
 
 #include <algorithm>
 #include <tuple>
@@ -633,10 +635,7 @@ std::string rewrite_cid_urls(const std::string& html, const mime::MessageDetail&
                              const std::string& id) {
   std::map<std::string, std::string> by_cid;  // Content-ID -> part ID; the first part wins
   std::map<std::string, std::string> by_lower_cid;
-  const auto lower = [](std::string text) {
-    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return text;
-  };
+  const auto lower = [](std::string_view text) { return core::ascii_lowercase(text); };
   for (const auto* parts : {&detail.inline_parts, &detail.attachments}) {
     for (const mime::PartInfo& part : *parts) {
       if (part.content_id.empty()) continue;
@@ -645,10 +644,11 @@ std::string rewrite_cid_urls(const std::string& html, const mime::MessageDetail&
     }
   }
   if (by_cid.empty()) return html;
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; };
-  const auto starts_token = [&](char c) { return c == '"' || c == '\'' || c == '(' || c == '=' || is_space(c); };
+  const auto starts_token = [](char c) {
+    return c == '"' || c == '\'' || c == '(' || c == '=' || core::is_ascii_space(c);
+  };
   const auto ends_token = [&](char c) {
-    return c == '"' || c == '\'' || c == ')' || c == '<' || c == '>' || c == ',' || is_space(c);
+    return c == '"' || c == '\'' || c == ')' || c == '<' || c == '>' || c == ',' || core::is_ascii_space(c);
   };
   std::string out;
   out.reserve(html.size());
@@ -773,39 +773,6 @@ Response rename_or_delete_tag(const ApiContext& context, const Request& request,
   return ok_text();
 }
 
-// RFC 4648 base64 (whitespace ignored); nullopt when malformed.
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  bool padding = false;
-  for (char c : in) {
-    if (c == ' ' || c == '\r' || c == '\n' || c == '\t') continue;
-    if (c == '=') {
-      padding = true;
-      continue;
-    }
-    const int v = value(c);
-    if (v < 0 || padding) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 // An address of a send body: a string, or {"Email", "Name"} (keys matched as Go matches them).
 std::optional<mime::SendAddress> send_address(json& v, const std::string& where, Response& error) {
   if (v.is_string()) return mime::SendAddress{v.get<std::string>(), ""};
@@ -861,7 +828,7 @@ std::optional<mime::SendRequest> send_request(json& body, Response& error) {
         return std::nullopt;
       }
       if (!content) return fail(where + " needs Content (base64)");
-      auto bytes = base64_decode(*content);
+      auto bytes = core::base64_decode(*content, core::Base64::kLenient);
       if (!bytes) return fail(where + ": Content is not valid base64");
       mime::SendAttachment att;
       att.content = std::move(*bytes);
@@ -1014,8 +981,6 @@ std::optional<std::string> header_value(const Request& request, std::string_view
   return std::nullopt;
 }
 
-std::optional<std::string> base64_decode(std::string_view in);
-
 std::string request_token(const Request& request) {
   auto auth = header_value(request, "authorization");
   if (!auth) return "";
@@ -1034,7 +999,7 @@ std::string request_token(const Request& request) {
   }
   if (starts("basic ")) {
     v.remove_prefix(6);
-    auto decoded = base64_decode(v);
+    auto decoded = core::base64_decode(v, core::Base64::kLenient);
     if (!decoded) return "";
     const auto colon = decoded->find(':');
     if (colon == std::string::npos) return *decoded;

@@ -11,6 +11,7 @@
 //   kind=containing makes each whitespace-separated word of the query a plain text term. The terms are
 //   built directly, never parsed, so a query such as "foo:bar" is text, not an operator.
 #include "http/mailhog.h"
+#include "core/ascii.h"
 
 #include <algorithm>
 #include <charconv>
@@ -58,7 +59,7 @@ json path_json(std::string_view address) {
   return json{{"Relays", nullptr}, {"Mailbox", mailbox}, {"Domain", domain}, {"Params", ""}};
 }
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+using core::is_wsp;
 
 std::string_view strip_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

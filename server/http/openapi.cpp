@@ -9,6 +9,7 @@
 //   unit test rejects, so a new route cannot ship undocumented. Path parameters are derived from the
 //   "{Param}" segments of each pattern.
 #include "http/openapi.h"
+#include "core/ascii.h"
 
 #include <cctype>
 #include <functional>
@@ -873,11 +874,6 @@ std::vector<std::string> path_params(std::string_view pattern) {
   return out;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Adds an error response, or appends to the description of one the operation already documents.
 void add_error(json& responses, const char* status, std::string_view description) {
@@ -961,7 +957,7 @@ json build_document(std::string_view version) {
     const auto found = table.find(route.name);
     const OperationDoc* doc = found == table.end() ? nullptr : &found->second;
     if (doc) used_tags[doc->tag] = true;
-    const std::string method = lower(route.method);
+    const std::string method = core::ascii_lowercase(route.method);
     paths[std::string(route.pattern)][method] = operation(route, doc, false);
     if (route.inbox_scoped) {
       paths[std::string(kInboxPrefix) + std::string(route.pattern)][method] = operation(route, doc, true);

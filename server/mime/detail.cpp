@@ -31,7 +31,7 @@ namespace mailjar::mime {
 namespace {
 
 using internal::GObjectPtr;
-using internal::is_space;
+using core::is_ascii_space;
 using internal::LeafRole;
 using internal::make_valid_utf8;
 using internal::ParseNotes;
@@ -377,7 +377,7 @@ class UnsubscribeChecker {
     bool expect_separator = false;  // after a <...>, only whitespace and one comma may follow
     while (i < v.size()) {
       const char c = v[i];
-      if (is_space(c)) {
+      if (is_ascii_space(c)) {
         ++i;
       } else if (c == ',') {
         expect_separator = false;
@@ -409,7 +409,7 @@ class UnsubscribeChecker {
       error("an empty <> link");
       return;
     }
-    if (std::any_of(uri.begin(), uri.end(), is_space)) {
+    if (std::any_of(uri.begin(), uri.end(), is_ascii_space)) {
       error(quoted(uri) + " contains spaces");
       return;
     }

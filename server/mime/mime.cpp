@@ -366,11 +366,10 @@ void truncate_utf8_bytes(std::string& s, std::size_t max_bytes) {
   s.resize(cut);
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && core::is_ascii_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && core::is_ascii_space(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -542,7 +541,7 @@ namespace {
 
 using internal::decode_text_part;
 using internal::GObjectPtr;
-using internal::is_space;
+using core::is_ascii_space;
 using internal::kReplacement;
 using internal::LeafRole;
 using internal::make_valid_utf8;
@@ -588,7 +587,7 @@ std::string fold_whitespace(std::string_view s, std::size_t max_chars) {
   std::size_t i = 0;
   while (i < s.size() && chars < max_chars) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (is_space(static_cast<char>(c))) {
+    if (is_ascii_space(static_cast<char>(c))) {
       pending_space = true;
       ++i;
       continue;
@@ -780,7 +779,7 @@ std::string html_to_text(std::string_view html) {
   while (k < raw.size()) {
     const unsigned char ch = static_cast<unsigned char>(raw[k]);
     const bool nbsp = ch == 0xC2 && k + 1 < raw.size() && static_cast<unsigned char>(raw[k + 1]) == 0xA0;
-    if (is_space(static_cast<char>(ch)) || nbsp) {
+    if (is_ascii_space(static_cast<char>(ch)) || nbsp) {
       in_space = true;
       if (ch == '\n') saw_newline = true;
       k += nbsp ? 2 : 1;
@@ -1050,7 +1049,7 @@ core::MessageSummary parse_summary(std::string_view raw, const MimeLimits& limit
       // Preference: text/plain, then text/html, of the message itself, then of an attached message; a
       // part whose text is only whitespace does not count.
       std::string body;
-      const auto blank = [](const std::string& t) { return std::all_of(t.begin(), t.end(), is_space); };
+      const auto blank = [](const std::string& t) { return std::all_of(t.begin(), t.end(), is_ascii_space); };
       if (walker.plain.part) body = decode_text_part(walker.plain.part, text_source);
       if (blank(body) && walker.html.part)
         body = html_to_text(decode_text_part(walker.html.part, html_source));

@@ -49,7 +49,6 @@ void truncate_utf8_bytes(std::string& s, std::size_t max_bytes);
 // input was cut at an arbitrary byte, so an incomplete final character is dropped, not replaced.
 std::string text_to_utf8(const char* data, std::size_t len, const char* charset, bool truncated);
 
-bool is_space(char c);
 std::string_view trim(std::string_view s);
 
 // ---------------------------------------------------------------------------------------------------

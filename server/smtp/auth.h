@@ -1,5 +1,5 @@
 // SMTP AUTH helpers shared by the session and the credential checker.
-// STANDARDS: RFC 4954 (AUTH), RFC 4616 (PLAIN), RFC 2195 (CRAM-MD5), RFC 4648 (base64).
+// STANDARDS: RFC 4954 (AUTH), RFC 4616 (PLAIN), RFC 2195 (CRAM-MD5). Base64 is core/base64.h's (strict).
 #pragma once
 
 #include <optional>
@@ -7,10 +7,6 @@
 #include <string_view>
 
 namespace mailjar::smtp {
-
-// Strict RFC 4648 base64 decoding; nullopt on any invalid character or padding.
-std::optional<std::string> base64_decode(std::string_view in);
-std::string base64_encode(std::string_view in);
 
 // True when `response_hex` is HMAC-MD5(password, challenge) in lowercase or uppercase hex.
 // Compares in constant time.

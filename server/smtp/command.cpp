@@ -3,6 +3,7 @@
 // RFC 6531 3.3 (UTF-8 in Mailbox and esmtp-value), RFC 1870, RFC 6152, RFC 3461 4 (xtext, NOTIFY, ORCPT,
 // RET, ENVID), RFC 4954 5 (AUTH=), RFC 3030 2 (BDAT).
 #include "core/ascii.h"
+#include "core/utf8.h"
 #include "smtp/command.h"
 
 #include <limits>
@@ -290,39 +291,18 @@ CommandLine parse_command_line(std::string_view line) {
 }
 
 LineBytes classify_line(std::string_view line) {
-  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
-  const auto* end = p + line.size();
   LineBytes result = LineBytes::kAscii;
-  while (p < end) {
-    unsigned char c = *p;
+  for (std::size_t i = 0; i < line.size();) {
+    const auto c = static_cast<unsigned char>(line[i]);
     if (c < 0x80) {
       if ((c < 0x20 && c != '\t') || c == 0x7f) return LineBytes::kInvalid;
-      ++p;
+      ++i;
       continue;
     }
-    // Well-formed UTF-8 (RFC 3629 table): no overlongs, no surrogates, nothing above U+10FFFF.
+    const std::size_t n = core::utf8_sequence_length(line, i);
+    if (n == 0) return LineBytes::kInvalid;
     result = LineBytes::kUtf8;
-    int n;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else {
-      return LineBytes::kInvalid;
-    }
-    if (end - p <= n) return LineBytes::kInvalid;
-    if (p[1] < lo || p[1] > hi) return LineBytes::kInvalid;
-    for (int i = 2; i <= n; ++i) {
-      if (p[i] < 0x80 || p[i] > 0xbf) return LineBytes::kInvalid;
-    }
-    p += n + 1;
+    i += n;
   }
   return result;
 }

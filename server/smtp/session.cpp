@@ -21,6 +21,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/base64.h"
 #include "core/byte_budget.h"
 #include "smtp/auth.h"
 #include "smtp/command.h"
@@ -611,7 +612,7 @@ struct Session::Impl {
         return error(out, 501, "5.5.4", "Syntax: CRAM-MD5 takes no initial response");
       }
       if (initial != "=") {  // "=" is an empty initial response (RFC 4954 4)
-        auto d = base64_decode(initial);
+        auto d = core::base64_decode(initial, core::Base64::kStrict);
         if (!d) {
           end_auth();
           return error(out, 501, "5.5.2", "Error: invalid base64 data");
@@ -635,7 +636,7 @@ struct Session::Impl {
       case Mechanism::kCramMd5:
         challenge = "<" + client.nonce + "@" + options.hostname + ">";
         mode = Mode::kAuthLine;
-        return send_line(out, 334, "", base64_encode(challenge));
+        return send_line(out, 334, "", core::base64_encode(challenge));
       case Mechanism::kNone:
         break;
     }
@@ -646,7 +647,7 @@ struct Session::Impl {
       end_auth();
       return error(out, 501, "5.0.0", "Authentication cancelled");
     }
-    auto decoded = base64_decode(line);
+    auto decoded = core::base64_decode(line, core::Base64::kStrict);
     if (!decoded) {
       end_auth();
       return error(out, 501, "5.5.2", "Error: invalid base64 data");

@@ -19,6 +19,8 @@
 // STANDARDS
 //   RFC 3339 (dates), RFC 8536 (TZif), POSIX.1-2017 section 8.3 (the TZ string of a TZif footer).
 #include "store/query.h"
+#include "core/ascii.h"
+#include "core/utf8.h"
 
 #include <algorithm>
 #include <chrono>
@@ -73,44 +75,15 @@ constexpr std::pair<char32_t, char32_t> kSeparatorRanges[] = {
 
 core::Error invalid(std::string message) { return core::make_error("invalid", std::move(message)); }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = to_lower(c);
-  return out;
-}
+using core::ascii_lowercase;
+using core::is_ascii_alpha;
+using core::is_ascii_digit;
+using core::is_ascii_space;
 
 // ---------------------------------------------------------------------------------------------------------
 // Tokens, as unicode61 sees them.
 
-// Decodes the UTF-8 sequence at s[i]; its length, or 0 if the bytes there are not valid UTF-8 (overlong
-// forms, surrogates and code points past U+10FFFF included).
-std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t n = 0;
-  char32_t min = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    n = 2, cp = lead & 0x1F, min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    n = 3, cp = lead & 0x0F, min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    n = 4, cp = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
+using core::utf8_decode;
 
 bool is_separator_code_point(char32_t cp) {
   const auto* it = std::upper_bound(std::begin(kSeparatorRanges), std::end(kSeparatorRanges), cp,
@@ -128,10 +101,10 @@ std::string token_text(std::string_view text) {
     std::size_t n = 1;
     bool token_char = false;
     if (static_cast<unsigned char>(c) < 0x80) {
-      token_char = is_alpha(c) || is_digit(c);
+      token_char = is_ascii_alpha(c) || is_ascii_digit(c);
     } else {
       char32_t cp = 0;
-      n = decode_utf8(text, i, cp);
+      n = utf8_decode(text, i, cp);
       if (n == 0) {
         n = 1;  // an invalid byte: a separator
       } else {
@@ -167,7 +140,7 @@ std::string fts_string(std::string_view text) {
 std::optional<int64_t> parse_size(std::string_view v) {
   std::size_t i = 0;
   int64_t whole = 0;
-  while (i < v.size() && is_digit(v[i])) {
+  while (i < v.size() && is_ascii_digit(v[i])) {
     if (i >= kMaxSizeDigits) return std::nullopt;
     whole = whole * 10 + (v[i] - '0');
     ++i;
@@ -177,7 +150,7 @@ std::optional<int64_t> parse_size(std::string_view v) {
   int64_t fraction_scale = 1;
   if (i < v.size() && v[i] == '.') {
     const std::size_t start = ++i;
-    while (i < v.size() && is_digit(v[i])) {
+    while (i < v.size() && is_ascii_digit(v[i])) {
       if (i - start >= kMaxFractionDigits) return std::nullopt;
       fraction = fraction * 10 + (v[i] - '0');
       fraction_scale *= 10;
@@ -185,7 +158,7 @@ std::optional<int64_t> parse_size(std::string_view v) {
     }
     if (i == start) return std::nullopt;
   }
-  const std::string unit = lower(v.substr(i));
+  const std::string unit = ascii_lowercase(v.substr(i));
   int64_t multiplier = 0;
   if (unit.empty() || unit == "b") {
     multiplier = 1;
@@ -264,7 +237,7 @@ class PosixZone {
   static bool parse_number(std::string_view s, std::size_t& i, int max, int& out) {
     const std::size_t start = i;
     out = 0;
-    while (i < s.size() && is_digit(s[i]) && i - start < 3) out = out * 10 + (s[i++] - '0');
+    while (i < s.size() && is_ascii_digit(s[i]) && i - start < 3) out = out * 10 + (s[i++] - '0');
     return i > start && out <= max;
   }
 
@@ -277,7 +250,7 @@ class PosixZone {
       ++i;
       return i - start > 2;
     }
-    while (i < s.size() && is_alpha(s[i])) ++i;
+    while (i < s.size() && is_ascii_alpha(s[i])) ++i;
     return i > start;
   }
 
@@ -471,7 +444,7 @@ std::optional<int64_t> parse_fixed_offset(std::string_view s) {
   } else {
     return std::nullopt;
   }
-  if (!std::all_of(digits.begin(), digits.end(), is_digit)) return std::nullopt;
+  if (!std::all_of(digits.begin(), digits.end(), is_ascii_digit)) return std::nullopt;
   const int h = (digits[0] - '0') * 10 + (digits[1] - '0');
   const int m = digits.size() == 4 ? (digits[2] - '0') * 10 + (digits[3] - '0') : 0;
   if (h > 23 || m > 59) return std::nullopt;
@@ -482,12 +455,12 @@ bool valid_zone_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxZoneNameBytes || name.front() == '/') return false;
   // No '.': so neither ".." nor a hidden file can be named.
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return is_alpha(c) || is_digit(c) || c == '/' || c == '_' || c == '-' || c == '+';
+    return is_ascii_alpha(c) || is_ascii_digit(c) || c == '/' || c == '_' || c == '-' || c == '+';
   });
 }
 
 core::Result<Zone> resolve_zone(std::string_view tz) {
-  if (tz.empty() || lower(tz) == "utc") return Zone::fixed(0);
+  if (tz.empty() || ascii_lowercase(tz) == "utc") return Zone::fixed(0);
   if (auto offset = parse_fixed_offset(tz)) return Zone::fixed(*offset);
   const std::string unknown = "unknown time zone '" + std::string(tz) + "'";
   if (!valid_zone_name(tz)) return invalid(unknown);
@@ -511,7 +484,7 @@ bool read_digits(std::string_view s, std::size_t& i, std::size_t count, int& out
   if (i + count > s.size()) return false;
   out = 0;
   for (std::size_t k = 0; k < count; ++k) {
-    if (!is_digit(s[i + k])) return false;
+    if (!is_ascii_digit(s[i + k])) return false;
     out = out * 10 + (s[i + k] - '0');
   }
   i += count;
@@ -553,7 +526,7 @@ std::optional<DateValue> parse_date(std::string_view s) {
     if (i < s.size() && s[i] == '.') {
       const std::size_t start = ++i;
       int64_t scale = 100;
-      while (i < s.size() && is_digit(s[i])) {
+      while (i < s.size() && is_ascii_digit(s[i])) {
         if (i - start >= kMaxFractionDigits) return std::nullopt;
         v.millis += (s[i] - '0') * scale;
         scale /= 10;
@@ -605,7 +578,7 @@ const Operator* find_operator(std::string_view lower_name) {
 
 // An operator name as typed: ASCII letters and '-'.
 bool looks_like_operator(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_alpha(c) || c == '-'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_ascii_alpha(c) || c == '-'; });
 }
 
 // Reads a quoted value; `i` is at the opening quote and ends after the closing one.
@@ -625,7 +598,7 @@ core::Result<void> check_value(QueryTerm& term, std::string_view op, const Query
   using Kind = QueryTerm::Kind;
   switch (term.kind) {
     case Kind::kIs: {
-      const std::string v = lower(term.value);
+      const std::string v = ascii_lowercase(term.value);
       if (v != "read" && v != "unread" && v != "tagged") {
         return invalid("unknown value '" + term.value + "' for is: (expected read, unread or tagged)");
       }
@@ -633,7 +606,7 @@ core::Result<void> check_value(QueryTerm& term, std::string_view op, const Query
       return {};
     }
     case Kind::kHas: {
-      const std::string v = lower(term.value);
+      const std::string v = ascii_lowercase(term.value);
       if (v == "attachment" || v == "attachments") {
         term.value = "attachment";
       } else if (v == "inline" || v == "inlines") {
@@ -705,8 +678,8 @@ std::string like_substring(std::string_view value) {
 }
 
 std::string_view strip_angle_brackets(std::string_view v) {
-  while (!v.empty() && is_space(v.front())) v.remove_prefix(1);
-  while (!v.empty() && is_space(v.back())) v.remove_suffix(1);
+  while (!v.empty() && is_ascii_space(v.front())) v.remove_prefix(1);
+  while (!v.empty() && is_ascii_space(v.back())) v.remove_suffix(1);
   if (!v.empty() && v.front() == '<') v.remove_prefix(1);
   if (!v.empty() && v.back() == '>') v.remove_suffix(1);
   return v;
@@ -723,14 +696,14 @@ core::Result<std::vector<QueryTerm>> parse_query(std::string_view text, const Qu
   std::size_t count = 0;
   std::size_t i = 0;
   while (true) {
-    while (i < text.size() && is_space(text[i])) ++i;
+    while (i < text.size() && is_ascii_space(text[i])) ++i;
     if (i == text.size()) break;
     if (++count > kMaxTerms) {
       return invalid("search query has more than " + std::to_string(kMaxTerms) + " terms");
     }
 
     QueryTerm term;
-    if ((text[i] == '-' || text[i] == '!') && i + 1 < text.size() && !is_space(text[i + 1])) {
+    if ((text[i] == '-' || text[i] == '!') && i + 1 < text.size() && !is_ascii_space(text[i + 1])) {
       term.negated = true;
       ++i;
     }
@@ -741,7 +714,7 @@ core::Result<std::vector<QueryTerm>> parse_query(std::string_view text, const Qu
       term.value = std::move(*value);
     } else {
       std::size_t end = i;
-      while (end < text.size() && !is_space(text[end])) ++end;
+      while (end < text.size() && !is_ascii_space(text[end])) ++end;
       const std::string_view word = text.substr(i, end - i);
       const std::size_t colon = word.find(':');
       const std::string_view name =
@@ -750,7 +723,7 @@ core::Result<std::vector<QueryTerm>> parse_query(std::string_view text, const Qu
           colon == std::string_view::npos ? std::string_view() : word.substr(colon + 1);
       // "name:value" is an operator term; an unknown name is an error, except in a URL ("https://...").
       // "name:" with nothing after it is a plain word unless the name is an operator's.
-      const Operator* op = looks_like_operator(name) ? find_operator(lower(name)) : nullptr;
+      const Operator* op = looks_like_operator(name) ? find_operator(ascii_lowercase(name)) : nullptr;
       if (op == nullptr && looks_like_operator(name) && !rest.empty() && rest.substr(0, 2) != "//") {
         return invalid("unknown search operator '" + std::string(name) + ":'");
       }

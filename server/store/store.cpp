@@ -34,6 +34,7 @@
 
 #include "core/id.h"
 #include "core/names.h"
+#include "core/utf8.h"
 #include "store/index_internal.h"
 #include "store/wal_vfs.h"
 #include "store/schema_internal.h"
@@ -217,27 +218,6 @@ std::string column_text(sqlite3_stmt* s, int i) {
 
 // ---- JSON encoding ---------------------------------------------------------------------------------
 
-// Length of the valid UTF-8 sequence at s[i] (RFC 3629), or 0.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  const std::size_t left = s.size() - i;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return (left >= 2 && (b(i + 1) & 0xC0) == 0x80) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (left < 3 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80) return 0;
-    if ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) >= 0xA0)) return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (left < 4 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80 || (b(i + 3) & 0xC0) != 0x80)
-      return 0;
-    if ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90)) return 0;
-    return 4;
-  }
-  return 0;
-}
-
 // Appends `s` as a JSON string literal. Invalid UTF-8 becomes U+FFFD (one per bad byte), so that any
 // input bytes give valid JSON; nlohmann's parser reads it back.
 void append_json_string(std::string& out, std::string_view s) {
@@ -264,7 +244,7 @@ void append_json_string(std::string& out, std::string_view s) {
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 15]);
       ++i;
-    } else if (const std::size_t n = utf8_length(s, i); n > 0) {
+    } else if (const std::size_t n = core::utf8_sequence_length(s, i); n > 0) {
       out.append(s.data() + i, n);
       i += n;
     } else {

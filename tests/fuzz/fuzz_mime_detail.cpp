@@ -1,5 +1,6 @@
-// libFuzzer target: the message API's view of arbitrary bytes (headers, bodies, parts), then every part it
-// lists fetched by its ID, which must exist with the same file name.
+// libFuzzer target: the message API's view of arbitrary bytes (headers, bodies, parts), then the first parts
+// it lists fetched by their IDs, which must exist with the same file names (each fetch parses again, so
+// only a few are fetched: the fuzzer's time goes to new inputs).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,8 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_depth = 8;
   const std::string_view raw(reinterpret_cast<const char*>(data), size);
   const mailjar::mime::MessageDetail detail = mailjar::mime::parse_detail(raw, limits);
+  int fetched = 0;
   for (const auto* parts : {&detail.inline_parts, &detail.attachments}) {
     for (const mailjar::mime::PartInfo& p : *parts) {
+      if (++fetched > 3) break;
       const auto part = mailjar::mime::get_part(raw, p.part_id, limits);
       if (!part || part->file_name != p.file_name) std::abort();
     }

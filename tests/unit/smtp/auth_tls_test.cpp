@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "core/base64.h"
 #include "smtp/auth.h"
 #include "smtp/session.h"
 
@@ -17,7 +18,7 @@ using testing::kinds;
 using testing::lines_of;
 using testing::sent;
 
-std::string b64(std::string_view s) { return base64_encode(s); }
+std::string b64(std::string_view s) { return core::base64_encode(s); }
 std::string plain(std::string_view authz, std::string_view user, std::string_view pass) {
   std::string s(authz);
   s += '\0';
