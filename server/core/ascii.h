@@ -29,6 +29,15 @@ inline std::string ascii_lowercase(std::string_view s) {
   return out;
 }
 
+// `s` with a-z raised; every other byte as it is.
+inline std::string ascii_uppercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
 inline bool ascii_iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {

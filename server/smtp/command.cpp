@@ -7,6 +7,7 @@
 #include "smtp/command.h"
 
 #include <limits>
+#include <optional>
 
 namespace mailjar::smtp {
 namespace {
@@ -333,13 +334,26 @@ ParseError parse_mail_from(std::string_view arg, MailFrom& out) {
   out.size = 0;
   out.body = Body::kUnspecified;
   out.smtputf8 = false;
-  bool seen_ret = false, seen_envid = false, seen_auth = false;
+  out.conflict = {};
+  // The value each parameter was first given (a repeat must match it, see MailFrom).
+  std::optional<std::string_view> size, body, ret, envid, auth;
+  const auto once = [&](std::optional<std::string_view>& seen, std::string_view key, std::string_view value) {
+    if (!seen) {
+      seen = value;
+      return ParseError::kNone;
+    }
+    if (core::ascii_iequals(*seen, value)) return ParseError::kNone;
+    out.conflict = key;
+    return ParseError::kConflict;
+  };
   return for_each_param(out.params, [&](std::string_view key, std::string_view value, bool has_value) {
     if (core::ascii_iequals(key, "SIZE")) {
-      if (out.has_size || !has_value || !parse_digits(value, out.size)) return ParseError::kSyntax;
+      if (!has_value || !parse_digits(value, out.size)) return ParseError::kSyntax;
       out.has_size = true;
-    } else if (core::ascii_iequals(key, "BODY")) {
-      if (out.body != Body::kUnspecified || !has_value) return ParseError::kSyntax;
+      return once(size, key, value);
+    }
+    if (core::ascii_iequals(key, "BODY")) {
+      if (!has_value) return ParseError::kSyntax;
       if (core::ascii_iequals(value, "7BIT")) {
         out.body = Body::k7Bit;
       } else if (core::ascii_iequals(value, "8BITMIME")) {
@@ -349,24 +363,28 @@ ParseError parse_mail_from(std::string_view arg, MailFrom& out) {
       } else {
         return ParseError::kSyntax;
       }
-    } else if (core::ascii_iequals(key, "SMTPUTF8")) {
-      if (out.smtputf8 || has_value) return ParseError::kSyntax;
+      return once(body, key, value);
+    }
+    if (core::ascii_iequals(key, "SMTPUTF8")) {
+      if (has_value) return ParseError::kSyntax;
       out.smtputf8 = true;
-    } else if (core::ascii_iequals(key, "RET")) {
-      if (seen_ret || !has_value || !(core::ascii_iequals(value, "FULL") || core::ascii_iequals(value, "HDRS"))) {
+      return ParseError::kNone;
+    }
+    if (core::ascii_iequals(key, "RET")) {
+      if (!has_value || !(core::ascii_iequals(value, "FULL") || core::ascii_iequals(value, "HDRS"))) {
         return ParseError::kSyntax;
       }
-      seen_ret = true;
-    } else if (core::ascii_iequals(key, "ENVID")) {
-      if (seen_envid || !has_value || value.size() > 100 || !is_xtext(value)) return ParseError::kSyntax;
-      seen_envid = true;
-    } else if (core::ascii_iequals(key, "AUTH")) {
-      if (seen_auth || !has_value || !(value == "<>" || is_xtext(value))) return ParseError::kSyntax;
-      seen_auth = true;
-    } else {
-      return ParseError::kUnknownParameter;
+      return once(ret, key, value);
     }
-    return ParseError::kNone;
+    if (core::ascii_iequals(key, "ENVID")) {
+      if (!has_value || value.size() > 100 || !is_xtext(value)) return ParseError::kSyntax;
+      return once(envid, key, value);
+    }
+    if (core::ascii_iequals(key, "AUTH")) {
+      if (!has_value || !(value == "<>" || is_xtext(value))) return ParseError::kSyntax;
+      return once(auth, key, value);
+    }
+    return ParseError::kUnknownParameter;
   });
 }
 
@@ -377,16 +395,24 @@ ParseError parse_rcpt_to(std::string_view arg, RcptTo& out) {
                             out.address_utf8, rest);
   if (e != ParseError::kNone) return e;
   if (!split_params(rest, out.params)) return ParseError::kSyntax;
-  bool seen_notify = false, seen_orcpt = false;
+  out.conflict = {};
+  std::optional<std::string_view> notify, orcpt;
   return for_each_param(out.params, [&](std::string_view key, std::string_view value, bool has_value) {
+    std::optional<std::string_view>* seen = nullptr;
     if (core::ascii_iequals(key, "NOTIFY")) {
-      if (seen_notify || !has_value || !valid_notify(value)) return ParseError::kSyntax;
-      seen_notify = true;
+      if (!has_value || !valid_notify(value)) return ParseError::kSyntax;
+      seen = &notify;
     } else if (core::ascii_iequals(key, "ORCPT")) {
-      if (seen_orcpt || !has_value || !valid_orcpt(value)) return ParseError::kSyntax;
-      seen_orcpt = true;
+      if (!has_value || !valid_orcpt(value)) return ParseError::kSyntax;
+      seen = &orcpt;
     } else {
       return ParseError::kUnknownParameter;
+    }
+    if (!*seen) {
+      *seen = value;
+    } else if (!core::ascii_iequals(**seen, value)) {
+      out.conflict = key;
+      return ParseError::kConflict;
     }
     return ParseError::kNone;
   });

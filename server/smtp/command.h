@@ -55,14 +55,18 @@ enum class ParseError {
   kNone,
   kSyntax,            // the command or a parameter is malformed -> 501 5.5.4
   kUnknownParameter,  // a well-formed parameter this server does not know -> 555 5.5.4
+  kConflict,          // a parameter given twice with different values (`conflict` names it) -> 501 5.5.4
 };
 
 enum class Body { kUnspecified, k7Bit, k8BitMime, kBinaryMime };
 
 // MAIL FROM:<reverse-path> [SP mail-parameters]
+// A parameter repeated with the same value is accepted (Python's smtplib sends "SMTPUTF8 SMTPUTF8" when
+// the caller asked for it too); repeated with another value it is kConflict.
 struct MailFrom {
   std::string address;        // without <> and without a source route; empty for the null sender <>
   std::string_view params;    // the raw parameters exactly as sent (outer spaces trimmed)
+  std::string_view conflict;  // kConflict: the parameter's name as sent
   bool address_utf8 = false;  // the address contains non-ASCII characters
   bool has_size = false;
   std::uint64_t size = 0;  // SIZE= (saturated at UINT64_MAX for absurdly long digit strings)
@@ -72,8 +76,9 @@ struct MailFrom {
 
 // RCPT TO:<forward-path> [SP rcpt-parameters]
 struct RcptTo {
-  std::string address;      // without <> and without a source route
-  std::string_view params;  // raw, as sent
+  std::string address;        // without <> and without a source route
+  std::string_view params;    // raw, as sent
+  std::string_view conflict;  // kConflict: the parameter's name as sent
   bool address_utf8 = false;
 };
 

@@ -462,6 +462,9 @@ struct Session::Impl {
         return error(out, 501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]");
       case ParseError::kUnknownParameter:
         return error(out, 555, "5.5.4", "Unsupported MAIL parameter");
+      case ParseError::kConflict:
+        return error(out, 501, "5.5.4", "Syntax: conflicting values of the " + core::ascii_uppercase(m.conflict) +
+                                            " parameter");
     }
     if (m.address_utf8 && !m.smtputf8) return error(out, 553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
     if (m.has_size && m.size > options.limits.max_message_size) {
@@ -491,6 +494,9 @@ struct Session::Impl {
         return error(out, 501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]");
       case ParseError::kUnknownParameter:
         return error(out, 555, "5.5.4", "Unsupported RCPT parameter");
+      case ParseError::kConflict:
+        return error(out, 501, "5.5.4", "Syntax: conflicting values of the " + core::ascii_uppercase(r.conflict) +
+                                            " parameter");
     }
     if (env.rcpts.size() >= options.limits.max_recipients) {
       return send_line(out, 452, "4.5.3", "Error: too many recipients");  // not counted: see the top

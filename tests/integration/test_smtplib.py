@@ -250,6 +250,34 @@ def test_smtputf8_addresses_and_utf8_headers(server):
     assert [a["Address"] for a in s["To"]] == rcpts
 
 
+def test_send_message_with_smtputf8_option_and_an_international_address(server):
+    """smtplib.send_message(msg, mail_options=["SMTPUTF8"]) adds SMTPUTF8 itself too, so it sends
+    "MAIL FROM:<...> SMTPUTF8 SMTPUTF8 BODY=8BITMIME": a repeat with the same value is accepted."""
+    tok = token()
+    m = email.message.EmailMessage(policy=email.policy.SMTPUTF8)
+    m["From"] = "Jürgen <jürgen@exämple.org>"
+    m["To"] = "zoë@example.org"
+    m["Subject"] = f"Grüße {tok}"
+    m.set_content("Ünïcödé\n")
+    with server.smtp() as c:
+        refused = c.send_message(m, mail_options=["SMTPUTF8"])
+        mid = c.last_queued_id()
+    assert refused == {}
+    s = _summary(server, mid)
+    assert s["Subject"] == f"Grüße {tok}" and s["From"]["Address"] == "jürgen@exämple.org"
+    envelope = server.api_get(f"/api/v1/message/{mid}")["Envelope"]
+    assert envelope["MailFrom"] == "jürgen@exämple.org" and envelope["SMTPUTF8"] is True
+    assert "SMTPUTF8 SMTPUTF8" in envelope["MailParams"]
+
+
+def test_conflicting_repeated_parameters_are_named(server):
+    with server.raw_socket() as conn:
+        assert conn.cmd("EHLO client.test").code == 250
+        r = conn.cmd("MAIL FROM:<a@example.com> BODY=7BIT BODY=8BITMIME")
+        assert r.code == 501 and r.enhanced == "5.5.4" and "BODY" in r.text, r
+        assert conn.cmd("MAIL FROM:<a@example.com> BODY=8BITMIME body=8bitmime").code == 250
+
+
 def test_non_ascii_address_without_smtputf8_is_refused(server):
     with server.raw_socket() as conn:
         assert conn.cmd("EHLO client.test").code == 250

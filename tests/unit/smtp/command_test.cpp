@@ -109,6 +109,13 @@ TEST(ParseMailFrom, PathsAndParameters) {
        "AUTH=user+40example.com"},
       {"FROM:<a@b.example> SIZE=99999999999999999999", ParseError::kNone, "a@b.example",
        "SIZE=99999999999999999999", false, false, true, UINT64_MAX},
+      // A repeat with the same value is accepted (smtplib.send_message(..., mail_options=["SMTPUTF8"])
+      // sends SMTPUTF8 twice).
+      {"FROM:<j\xc3\xbcrgen@ex\xc3\xa4mple.org> SMTPUTF8 SMTPUTF8 BODY=8BITMIME", ParseError::kNone,
+       "j\xc3\xbcrgen@ex\xc3\xa4mple.org", "SMTPUTF8 SMTPUTF8 BODY=8BITMIME", true, true, false, 0,
+       Body::k8BitMime},
+      {"FROM:<a@b.example> SIZE=10 size=10 BODY=8BITMIME body=8bitmime", ParseError::kNone, "a@b.example",
+       "SIZE=10 size=10 BODY=8BITMIME body=8bitmime", false, false, true, 10, Body::k8BitMime},
       // Syntax errors.
       {"FROM:a@example.com", ParseError::kSyntax},
       {"FROM:<a@example.com", ParseError::kSyntax},
@@ -125,7 +132,10 @@ TEST(ParseMailFrom, PathsAndParameters) {
       {"FROM:<a@[unterminated>", ParseError::kSyntax},
       {"FROM:<a@b> SIZE=", ParseError::kSyntax},
       {"FROM:<a@b> SIZE=abc", ParseError::kSyntax},
-      {"FROM:<a@b> SIZE=1 SIZE=2", ParseError::kSyntax},
+      {"FROM:<a@b> SIZE=1 SIZE=2", ParseError::kConflict},
+      {"FROM:<a@b> BODY=7BIT BODY=8BITMIME", ParseError::kConflict},
+      {"FROM:<a@b> RET=FULL RET=HDRS", ParseError::kConflict},
+      {"FROM:<a@b> ENVID=x ENVID=y", ParseError::kConflict},
       {"FROM:<a@b> SIZE", ParseError::kSyntax},
       {"FROM:<a@b> BODY=9BIT", ParseError::kSyntax},
       {"FROM:<a@b> SMTPUTF8=yes", ParseError::kSyntax},
@@ -185,6 +195,9 @@ TEST(ParseRcptTo, PathsAndDsnParameters) {
       {"TO:<b@example.com> ORCPT=rfc822;", ParseError::kSyntax},
       {"TO:<b@example.com> ORCPT=;b", ParseError::kSyntax},
       {"TO:<b@example.com> ORCPT=rfc822;b+4", ParseError::kSyntax},
+      {"TO:<b@example.com> NOTIFY=NEVER NOTIFY=SUCCESS", ParseError::kConflict},
+      {"TO:<b@example.com> NOTIFY=never NOTIFY=NEVER", ParseError::kNone, "b@example.com",
+       "NOTIFY=never NOTIFY=NEVER"},
       {"TO:<b@example.com> SIZE=10", ParseError::kUnknownParameter},
       {"TO:<b@example.com> X-FOO", ParseError::kUnknownParameter},
   };

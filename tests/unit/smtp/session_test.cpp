@@ -396,6 +396,17 @@ TEST(MailRcpt, RawParametersKeptAsSent) {
   EXPECT_FALSE(d->envelope.bare_newline);
 }
 
+TEST(MailRcpt, RepeatedParameters) {
+  Harness h;
+  h.ehlo();
+  EXPECT_EQ(h.say("MAIL FROM:<\xc3\xbc@b.example> SMTPUTF8 SMTPUTF8 BODY=8BITMIME\r\n"), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(h.say("RCPT TO:<c@d.example> NOTIFY=never ORCPT=rfc822;x ORCPT=rfc822;y\r\n"),
+            "501 5.5.4 Syntax: conflicting values of the ORCPT parameter\r\n");
+  h.say("RSET\r\n");
+  EXPECT_EQ(h.say("MAIL FROM:<a@b.example> body=7BIT Body=8bitmime\r\n"),
+            "501 5.5.4 Syntax: conflicting values of the BODY parameter\r\n");
+}
+
 TEST(MailRcpt, NullSenderAndNestedMail) {
   Harness h;
   h.ehlo();
