@@ -1,7 +1,7 @@
 // NAME
-//   analyzer.cpp - the analyzer registry (which analyzers exist, building them by name), run_all()
-//   (runs them in order, timing each and turning a throwing one into a kError report), the grading
-//   helpers verdict_of() and summary_of(), and the JSON form of a Report.
+//   analyzer.cpp - building analyzers by name from the registry (registry.cpp), run_step() and run_all()
+//   (timing each and turning a throwing one into a kError report), the grading helpers verdict_of() and
+//   summary_of(), and the JSON form of a Report.
 // CONTRACT
 //   See analyzer.h. Nothing here throws on any Report content: to_json() replaces invalid UTF-8.
 #include "analyzers/analyzer.h"
@@ -17,7 +17,6 @@
 
 #include "analyzers/analyzer_internal.h"
 #include "core/utf8.h"
-#include "analyzers/headers/headers.h"
 
 namespace mailjar::analyzers {
 namespace {
@@ -129,24 +128,59 @@ std::string summary_of(const std::vector<Finding>& findings) {
   return out;
 }
 
-std::vector<std::string> known_analyzers() { return {"headers"}; }
+const dns::Answer* DnsAnswers::find(const dns::Question& question) const {
+  for (const dns::Answer& a : answers_) {
+    if (a.question == question) return &a;
+  }
+  return nullptr;
+}
 
-core::Result<std::vector<std::unique_ptr<Analyzer>>> make_analyzers(const std::vector<std::string>& names) {
-  const std::vector<std::string> known = known_analyzers();
-  for (const std::string& name : names) {
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string list;
-      for (const std::string& k : known) list.append(list.empty() ? "" : ", ").append(k);
-      return core::make_error(
-          "invalid", "unknown analyzer \"" + internal::evidence(name) + "\" (known analyzers: " + list + ")");
+void DnsAnswers::add(dns::Answer answer) {
+  for (dns::Answer& a : answers_) {
+    if (a.question == answer.question) {
+      a = std::move(answer);
+      return;
     }
   }
-  std::vector<std::unique_ptr<Analyzer>> out;
-  for (const std::string& k : known) {
-    if (std::find(names.begin(), names.end(), k) == names.end()) continue;
-    if (k == "headers") out.push_back(make_headers_analyzer());
+  answers_.push_back(std::move(answer));
+}
+
+Step run_step(const Analyzer& analyzer, const Input& input, const Context& context) {
+  const auto start = std::chrono::steady_clock::now();
+  Step step;
+  std::string failure;
+  bool failed = false;
+  try {
+    step = analyzer.step(input, context);
+  } catch (const std::exception& e) {
+    failed = true;
+    failure = e.what();
+  } catch (...) {
+    failed = true;
+    failure = "unknown exception";
   }
-  return out;
+  if (failed) {
+    Report report;
+    report.verdict = Verdict::kError;
+    report.summary = "analyzer failed: " + internal::evidence(failure);
+    step = Step::done(std::move(report));
+  }
+  if (step.report) {
+    step.report->analyzer = std::string(analyzer.name());
+    step.report->title = std::string(analyzer.title());
+    step.report->duration_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  }
+  return step;
+}
+
+Report timed_out(const Analyzer& analyzer) {
+  Report report;
+  report.analyzer = std::string(analyzer.name());
+  report.title = std::string(analyzer.title());
+  report.verdict = Verdict::kError;
+  report.summary = "analyzer did not finish in its time budget";
+  return report;
 }
 
 std::vector<Report> run_all(const std::vector<std::unique_ptr<Analyzer>>& analyzers, const Input& input,
@@ -154,30 +188,13 @@ std::vector<Report> run_all(const std::vector<std::unique_ptr<Analyzer>>& analyz
   std::vector<Report> reports;
   reports.reserve(analyzers.size());
   for (const auto& analyzer : analyzers) {
-    const auto start = std::chrono::steady_clock::now();
-    Report report;
-    std::string failure;
-    bool failed = false;
-    try {
-      report = analyzer->analyze(input, context);
-    } catch (const std::exception& e) {
-      failed = true;
-      failure = e.what();
-    } catch (...) {
-      failed = true;
-      failure = "unknown exception";
+    Step step = run_step(*analyzer, input, context);
+    if (!step.report) {
+      Context last = context;
+      last.final_round = true;
+      step = run_step(*analyzer, input, last);
     }
-    if (failed) {
-      report = Report{};
-      report.verdict = Verdict::kError;
-      report.summary = "analyzer failed: " + internal::evidence(failure);
-    }
-    report.analyzer = std::string(analyzer->name());
-    report.title = std::string(analyzer->title());
-    report.duration_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
-            .count();
-    reports.push_back(std::move(report));
+    reports.push_back(step.report ? std::move(*step.report) : timed_out(*analyzer));
   }
   return reports;
 }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "analyzers/analyzer.h"
 #include "config/options.h"
 #include "core/byte_budget.h"
 #include "core/heap.h"
@@ -321,9 +322,15 @@ int run_serve(const config::ServeOptions& o) {
   ctx.analysis_counters = [a = analysis.get()] {
     const ingest::Analysis::Stats st = a->stats();
     return http::ApiContext::AnalysisCounters{static_cast<int64_t>(st.queued), static_cast<int64_t>(st.analysed),
-                                              static_cast<int64_t>(st.skipped)};
+                                              static_cast<int64_t>(st.skipped), static_cast<int64_t>(st.in_flight)};
   };
-  ctx.analyze_now = [a = analysis.get()](int64_t inbox_id, const std::string& id) { return a->run_now(inbox_id, id); };
+  for (const analyzers::Registration& r : analyzers::registry()) {
+    ctx.analyzers_available.push_back(http::ApiContext::AnalyzerInfo{
+        std::string(r.name), std::string(r.title), r.kind == analyzers::Kind::kLocal ? "local" : "network"});
+  }
+  ctx.analyze_now = [a = analysis.get()](int64_t inbox_id, const std::string& id, http::ApiContext::AnalysisDone done) {
+    a->run_now(inbox_id, id, std::move(done));
+  };
   http::Api api(ctx);
   http::HttpLimits hl;
   hl.max_body_bytes = o.http_max_body;

@@ -190,7 +190,7 @@ RawHeaderFacts scan_raw_headers(std::string_view raw) {
 
 // ---------------------------------------------------------------------------------------------------
 
-class HeadersAnalyzer final : public Analyzer {
+class HeadersAnalyzer final : public LocalAnalyzer {
  public:
   std::string_view name() const override { return "headers"; }
   std::string_view title() const override { return "Header sanity"; }

@@ -246,8 +246,8 @@ const ServeOption kServeOptions[] = {
      [](const ServeOptions& o) { return per_core(o.workers); },
      [](ServeOptions& o, const Value& v) { o.workers = static_cast<int>(v.number); }},
     {"analyzers", text("LIST"),
-     "Analyzers run on every message, comma-separated (known: headers), or none. Unknown names are refused at "
-     "start.",
+     "Analyzers run on every message, comma-separated, or none. An unknown name is refused at start (the message "
+     "lists the known ones; GET /api/v1/info shows them too).",
      true, [](const ServeOptions& o) { return join_list(o.analyzers); },
      [](ServeOptions& o, const Value& v) { o.analyzers = split_list(v.text); }},
     {"analysis-queue", count("N", 0, kMaxAnalysisQueue),

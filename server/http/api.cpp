@@ -526,9 +526,9 @@ json analysis_json(const ApiContext& context, const std::string& id, const std::
 }
 
 // GET and POST /api/v1/message/{ID}/analysis. GET answers with the reports stored so far (analysis runs
-// in the background after a message arrives; Reports is empty until it has). POST first runs every
-// configured analyzer now and answers once their reports are stored (and published as an "analysis"
-// event).
+// in the background after a message arrives; Reports is empty until it has). POST runs every configured
+// analyzer now and answers with their reports once they are stored (and published as an "analysis"
+// event); no worker waits for it meanwhile.
 Response message_analysis(const ApiContext& context, const RouteMatch& match, const store::Inbox& inbox,
                           store::Store& store, bool run_now) {
   Response error;
@@ -539,9 +539,18 @@ Response message_analysis(const ApiContext& context, const RouteMatch& match, co
     if (!context.analyze_now || context.analyzers.empty()) {
       return error_response(503, "no analyzers are configured (--analyzers)", "analysis_unavailable");
     }
-    auto reports = context.analyze_now(inbox.id, *id);
-    if (!reports) return store_error(reports.error());
-    if (!reports.value()) return not_found;
+    Response response;
+    response.deferred = [&context, inbox_id = inbox.id, id = *id](std::function<void(Response)> reply) {
+      context.analyze_now(inbox_id, id, [&context, id, reply = std::move(reply)](
+                                            core::Result<std::optional<std::vector<store::StoredReport>>> r) {
+        if (!r) return reply(error_response(r.error().code == "stopped" ? 503 : 500,
+                                            "analysis failed: " + r.error().message,
+                                            r.error().code == "stopped" ? "unavailable" : "internal"));
+        if (!r.value()) return reply(error_response(404, "message not found", "message_not_found"));
+        reply(json_response(200, analysis_json(context, id, *r.value())));
+      });
+    };
+    return response;
   }
   auto stored = store.get_reports(inbox.id, *id);
   if (!stored) return store_error(stored.error());
@@ -898,6 +907,15 @@ Response send(const ApiContext& context, const Request& request, const store::In
   return response;
 }
 
+// mailjar: {"Enabled": [names, in run order], "Available": [{Name, Title, Kind}]} (the registry).
+json analyzers_json(const ApiContext& context) {
+  json available = json::array();
+  for (const ApiContext::AnalyzerInfo& a : context.analyzers_available) {
+    available.push_back(json{{"Name", a.name}, {"Title", a.title}, {"Kind", a.kind}});
+  }
+  return json{{"Enabled", context.analyzers}, {"Available", std::move(available)}};
+}
+
 // GET /api/v1/info (Mailpit's AppInformation, for this inbox). A project token sees only its own figures:
 // the database path and the server-wide counters (accepted, deleted, memory, waits, analysis) are shown
 // to admins (and with --auth off) only, and are "" / 0 otherwise.
@@ -953,7 +971,9 @@ Response info(const ApiContext& context, std::size_t waiting, const store::Token
             {"Waiting", server_wide ? waiting : 0},
             {"AnalysisQueued", server_wide ? analysis.queued : 0},
             {"AnalysisDone", server_wide ? analysis.analysed : 0},
-            {"AnalysisSkipped", server_wide ? analysis.skipped : 0}}},
+            {"AnalysisSkipped", server_wide ? analysis.skipped : 0},
+            {"AnalysisInFlight", server_wide ? analysis.in_flight : 0}}},
+      {"Analyzers", analyzers_json(context)},
   };
   return json_response(200, body);
 }

@@ -54,17 +54,25 @@ struct ApiContext {
   bool auth_required = false;
   core::RuntimeStats* stats = nullptr;                  // /api/v1/info RuntimeStats; deletes counted here
   // Analysis (ingest::Analysis, wired by main): the configured analyzers' names in run order, and a
-  // function that analyses a message now, on the calling worker thread, and returns its reports once
-  // committed (nullopt: no such message). Unset: no analyzers (POST .../analysis answers 503).
+  // function that analyses a message now and calls back, from any thread, once its reports have committed
+  // (nullopt: no such message); it returns at once. Unset: no analyzers (POST .../analysis answers 503).
   std::vector<std::string> analyzers;
   struct AnalysisCounters {
     int64_t queued = 0;    // messages waiting for background analysis now
     int64_t analysed = 0;  // messages whose reports were stored since start
     int64_t skipped = 0;   // dropped from the full queue (analysed only on request)
+    int64_t in_flight = 0;  // messages whose network analyzers wait on the DNS now
   };
+  // Every analyzer this build has (the registry), for /api/v1/info.
+  struct AnalyzerInfo {
+    std::string name;
+    std::string title;
+    std::string kind;  // "local" or "network"
+  };
+  std::vector<AnalyzerInfo> analyzers_available;
   std::function<AnalysisCounters()> analysis_counters;  // /api/v1/info RuntimeStats; unset: zeros
-  std::function<core::Result<std::optional<std::vector<store::StoredReport>>>(int64_t inbox_id, const std::string& id)>
-      analyze_now;
+  using AnalysisDone = std::function<void(core::Result<std::optional<std::vector<store::StoredReport>>>)>;
+  std::function<void(int64_t inbox_id, const std::string& id, AnalysisDone done)> analyze_now;
   OriginPolicy origin_policy;                           // Host, Origin and Content-Type checks (request_guard.h)
   JsonLimits json_limits;                               // every JSON body but /send's
   MailHogLimits mailhog;                                // bounds of the MailHog v2 replies

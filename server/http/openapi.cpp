@@ -722,8 +722,8 @@ json component_schemas() {
   s["AppInformation"] =
       object_s({{"Version", string_s()},
                 {"LatestVersion", string_s()},
-                {"Database", string_s("Path of the database file.")},
-                {"DatabaseSize", integer_s("Bytes.")},
+                {"Database", string_s("Path of the database file (\"\" for a project token).")},
+                {"DatabaseSize", integer_s("Bytes (0 for a project token).")},
                 {"Messages", integer_s()},
                 {"Unread", integer_s()},
                 {"Tags", map_s(integer_s(), "Tag -> number of messages with it.")},
@@ -735,7 +735,14 @@ json component_schemas() {
                            {"AnalysisQueued", integer_s("Messages waiting for background analysis now.")},
                            {"AnalysisDone", integer_s("Messages whose analysis reports were stored since start.")},
                            {"AnalysisSkipped",
-                            integer_s("Messages dropped from the full analysis queue (analysed on request).")}})}},
+                            integer_s("Messages dropped from the full analysis queue (analysed on request).")},
+                           {"AnalysisInFlight", integer_s("Messages whose network analyzers wait on the DNS now.")}})},
+                {"Analyzers",
+                 object_s({{"Enabled", array_s(string_s(), "The analyzers run on every message, in run order.")},
+                           {"Available", array_s(object_s({{"Name", string_s()},
+                                                           {"Title", string_s()},
+                                                           {"Kind", string_s("local or network")}}),
+                                                 "Every analyzer of this build.")}})}},
                {"Version", "Database", "Messages", "Unread", "Tags"});
   s["WebUIConfiguration"] =
       object_s({{"Label", string_s()},

@@ -85,13 +85,19 @@ core::Envelope clean_envelope() {
   return e;
 }
 
+Context at(int64_t now_ms) {
+  Context context;
+  context.now_ms = now_ms;
+  return context;
+}
+
 Report run_headers(std::string_view raw, const core::Envelope& envelope, int64_t received_ms = kNow,
                    int64_t now_ms = kNow) {
   const mime::MessageDetail detail = mime::parse_detail(raw);
   const Input input{detail, raw, envelope, received_ms};
   Context context;
   context.now_ms = now_ms;
-  return make_headers_analyzer()->analyze(input, context);
+  return *make_headers_analyzer()->step(input, context).report;
 }
 
 // "id:severity" of each finding, sorted, so a row states the exact multiset it expects.
@@ -611,9 +617,9 @@ TEST_F(AnalyzersTest, RandomMessagesNeverThrow) {
     const mime::MessageDetail detail = mime::parse_detail(raw);
     const Input input{detail, raw, envelope, static_cast<int64_t>(rng() % 2) * kNow};
     Report direct;
-    EXPECT_NO_THROW(direct = (*analyzers)[0]->analyze(input, Context{kNow}));
+    EXPECT_NO_THROW(direct = *(*analyzers)[0]->step(input, at(kNow)).report);
     expect_bounded_evidence(direct);
-    const std::vector<Report> reports = run_all(*analyzers, input, Context{kNow});
+    const std::vector<Report> reports = run_all(*analyzers, input, at(kNow));
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_NE(reports[0].verdict, Verdict::kError) << reports[0].summary;
     EXPECT_FALSE(nlohmann::json::parse(to_json(reports[0]), nullptr, false).is_discarded());
@@ -640,7 +646,7 @@ TEST_F(AnalyzersTest, RandomHeaderValuesNeverThrow) {
     envelope.mail_from = random_bytes(rng, 40);
     SCOPED_TRACE(i);
     Report report;
-    EXPECT_NO_THROW(report = analyzer->analyze(Input{detail, raw, envelope, kNow}, Context{kNow}));
+    EXPECT_NO_THROW(report = *analyzer->step(Input{detail, raw, envelope, kNow}, at(kNow)).report);
     expect_bounded_evidence(report);
   }
 }
@@ -661,7 +667,7 @@ TEST_F(AnalyzersTest, CorpusMessagesGiveBoundedReports) {
     const mime::MessageDetail detail = mime::parse_detail(raw);
     const core::Envelope envelope = clean_envelope();
     Report report;
-    EXPECT_NO_THROW(report = analyzer->analyze(Input{detail, raw, envelope, kNow}, Context{kNow}));
+    EXPECT_NO_THROW(report = *analyzer->step(Input{detail, raw, envelope, kNow}, at(kNow)).report);
     expect_bounded_evidence(report);
     EXPECT_FALSE(report.summary.empty());
   }
@@ -670,7 +676,7 @@ TEST_F(AnalyzersTest, CorpusMessagesGiveBoundedReports) {
 // ---------------------------------------------------------------------------------------------------
 // Registry, run_all, grading, JSON.
 
-class ThrowingAnalyzer final : public Analyzer {
+class ThrowingAnalyzer final : public LocalAnalyzer {
  public:
   explicit ThrowingAnalyzer(bool standard) : standard_(standard) {}
   std::string_view name() const override { return standard_ ? "throws" : "throws-int"; }
@@ -685,7 +691,7 @@ class ThrowingAnalyzer final : public Analyzer {
 };
 
 // Sleeps, then reports under a wrong name: run_all() must set the name and measure the time.
-class SlowAnalyzer final : public Analyzer {
+class SlowAnalyzer final : public LocalAnalyzer {
  public:
   std::string_view name() const override { return "slow"; }
   std::string_view title() const override { return "Slow"; }
@@ -709,7 +715,7 @@ TEST_F(AnalyzersTest, RunAllTurnsExceptionsIntoErrorReports) {
   const std::string raw = crlf(message({{"Subject", ""}}));
   const mime::MessageDetail detail = mime::parse_detail(raw);
   const core::Envelope envelope = clean_envelope();
-  const std::vector<Report> reports = run_all(analyzers, Input{detail, raw, envelope, kNow}, Context{kNow});
+  const std::vector<Report> reports = run_all(analyzers, Input{detail, raw, envelope, kNow}, at(kNow));
   ASSERT_EQ(reports.size(), 4u);
 
   EXPECT_EQ(reports[0].analyzer, "throws");
@@ -740,7 +746,7 @@ TEST_F(AnalyzersTest, RunAllWithNoAnalyzers) {
   const std::string raw = crlf(message({}));
   const mime::MessageDetail detail = mime::parse_detail(raw);
   const core::Envelope envelope = clean_envelope();
-  EXPECT_TRUE(run_all({}, Input{detail, raw, envelope, kNow}, Context{kNow}).empty());
+  EXPECT_TRUE(run_all({}, Input{detail, raw, envelope, kNow}, at(kNow)).empty());
 }
 
 TEST_F(AnalyzersTest, Registry) {
@@ -766,6 +772,56 @@ TEST_F(AnalyzersTest, Registry) {
   EXPECT_NE(unknown.error().message.find("headers"), std::string::npos);
 
   EXPECT_FALSE(make_analyzers({"Headers"}).ok());  // names are exact
+}
+
+TEST(Registry, EveryRowBuildsTheAnalyzerItNamesLocalOnesFirst) {
+  bool network_seen = false;
+  for (const Registration& row : registry()) {
+    const std::unique_ptr<Analyzer> a = row.make();
+    ASSERT_NE(a, nullptr) << row.name;
+    EXPECT_EQ(a->name(), row.name);
+    EXPECT_EQ(a->title(), row.title);
+    EXPECT_EQ(a->kind(), row.kind) << row.name;
+    if (row.kind == Kind::kNetwork) network_seen = true;
+    EXPECT_FALSE(network_seen && row.kind == Kind::kLocal) << row.name << ": local analyzers run first";
+  }
+}
+
+// Asks one question; reports what it got, or "no answer" in the final round.
+class OneQuestion final : public Analyzer {
+ public:
+  std::string_view name() const override { return "onequestion"; }
+  std::string_view title() const override { return "One question"; }
+  Kind kind() const override { return Kind::kNetwork; }
+  Step step(const Input&, const Context& context) const override {
+    const dns::Question q = dns::question("Example.COM.", dns::Type::kMX);
+    const dns::Answer* a = context.dns ? context.dns->find(q) : nullptr;
+    Report r;
+    if (a) {
+      r.summary = a->records.empty() ? "empty" : a->records.front();
+    } else if (context.final_round) {
+      r.summary = "no answer";
+    } else {
+      return Step::ask({q});
+    }
+    return Step::done(r);
+  }
+};
+
+TEST_F(AnalyzersTest, RunAllGivesANetworkAnalyzerItsFinalRound) {
+  std::vector<std::unique_ptr<Analyzer>> analyzers;
+  analyzers.push_back(std::make_unique<OneQuestion>());
+  const std::string raw = crlf(message({}));
+  const mime::MessageDetail detail = mime::parse_detail(raw);
+  const core::Envelope envelope = clean_envelope();
+  DnsAnswers answers;
+  Context context = at(kNow);
+  context.dns = &answers;
+  EXPECT_EQ(run_all(analyzers, Input{detail, raw, envelope, kNow}, context)[0].summary, "no answer");
+  answers.add(dns::Answer{dns::question("example.com", dns::Type::kMX), dns::Status::kOk, {"10 mx.example.com"}});
+  EXPECT_EQ(run_all(analyzers, Input{detail, raw, envelope, kNow}, context)[0].summary, "10 mx.example.com");
+  answers.add(dns::Answer{dns::question("example.com", dns::Type::kMX), dns::Status::kOk, {"20 b.example.com"}});
+  EXPECT_EQ(answers.all().size(), 1u);  // an answer to the same question replaces the first
 }
 
 TEST(Grading, VerdictOf) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <random>
 #include <set>
@@ -93,6 +94,17 @@ struct Fixture {
   }
 };
 
+// run_now(), waited for (with a deadline).
+core::Result<Analysis::Reports> run_now(Analysis& a, int64_t inbox, const std::string& id) {
+  auto promise = std::make_shared<std::promise<core::Result<Analysis::Reports>>>();
+  auto future = promise->get_future();
+  a.run_now(inbox, id, [promise](core::Result<Analysis::Reports> r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    return core::make_error("timeout", "run_now did not call back");
+  }
+  return future.get();
+}
+
 TEST(Analysis, QueuedMessagesAreAnalysedStoredAndAnnounced) {
   Fixture f(3);
   auto a = Analysis::create(f.analysis_options(100, 1), *f.writer);
@@ -119,7 +131,7 @@ TEST(Analysis, AFullQueueDropsTheOldestAndKeepsTheNewest) {
   EXPECT_TRUE(f.finding_verdicts(f.ids[0]).empty()) << "dropped: not analysed in the background";
 
   // A dropped message is analysed on request, and its reports come back once stored.
-  auto now = a.value()->run_now(f.inbox, f.ids[0]);
+  auto now = run_now(*a.value(), f.inbox, f.ids[0]);
   ASSERT_TRUE(now.ok()) << now.error().message;
   ASSERT_TRUE(now.value().has_value());
   ASSERT_EQ(now.value()->size(), 1u);
@@ -134,10 +146,10 @@ TEST(Analysis, RunNowOnAMissingMessageAndQueueZero) {
   auto a = Analysis::create(f.analysis_options(0, 1), *f.writer);
   ASSERT_TRUE(a.ok());
   a.value()->enqueue(f.inbox, f.ids[0]);  // queue 0: no background analysis at all
-  auto missing = a.value()->run_now(f.inbox, "01NOSUCHMESSAGE00000000000");
+  auto missing = run_now(*a.value(), f.inbox, "01NOSUCHMESSAGE00000000000");
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing.value().has_value());
-  auto other_inbox = a.value()->run_now(f.inbox + 1000, f.ids[0]);
+  auto other_inbox = run_now(*a.value(), f.inbox + 1000, f.ids[0]);
   ASSERT_TRUE(other_inbox.ok());
   EXPECT_FALSE(other_inbox.value().has_value());
   EXPECT_TRUE(f.finding_verdicts(f.ids[0]).empty());
