@@ -13,13 +13,6 @@ namespace mailjar::http {
 
 namespace {
 
-std::string header(const Request& request, std::string_view name) {
-  for (const auto& [k, v] : request.headers) {
-    if (k == name) return v;
-  }
-  return "";
-}
-
 // Which subscription belongs to which open connection, so that `closed` can end it. A connection that
 // closes before its subscription exists is remembered as closed, and the subscription is dropped as soon
 // as it is made.
