@@ -29,99 +29,11 @@
 #include "mime/mime.h"
 #include "smtp/listener.h"
 #include "store/store.h"
+#include "tests/unit/ingest/analysis_testing.h"
 #include "tests/unit/testing.h"
 
 namespace mailjar::ingest {
 namespace {
-
-using analyzers::Context;
-using analyzers::Input;
-using analyzers::Report;
-using analyzers::Step;
-
-// Answers every question 50 ms after it was asked, from its own thread: TXT "start.test" -> "middle.test",
-// TXT "middle.test" -> "end.test", A "end.test" -> 192.0.2.10.
-class SlowResolver final : public dns::Resolver {
- public:
-  SlowResolver() : thread_([this] { run(); }) {}
-  ~SlowResolver() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void resolve(std::vector<dns::Question> questions,
-               std::function<void(std::vector<dns::Answer>)> done) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    pending_.push_back({std::chrono::steady_clock::now() + std::chrono::milliseconds(50),
-                        std::move(questions), std::move(done)});
-    cv_.notify_all();
-  }
-
- private:
-  struct Pending {
-    std::chrono::steady_clock::time_point due;
-    std::vector<dns::Question> questions;
-    std::function<void(std::vector<dns::Answer>)> done;
-  };
-  void run() {
-    static const std::map<std::string, std::string> kZone = {
-        {"start.test", "middle.test"}, {"middle.test", "end.test"}, {"end.test", "192.0.2.10"}};
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      if (pending_.empty()) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (std::chrono::steady_clock::now() < pending_.front().due) {
-        cv_.wait_until(lock, pending_.front().due);
-        continue;
-      }
-      Pending p = std::move(pending_.front());
-      pending_.pop_front();
-      lock.unlock();
-      std::vector<dns::Answer> answers;
-      for (const dns::Question& q : p.questions) {
-        const auto it = kZone.find(q.name);
-        answers.push_back(
-            it == kZone.end()
-                ? dns::Answer{q, dns::Status::kNxDomain, {}, 0, dns::Source::kNetwork, ""}
-                : dns::Answer{q, dns::Status::kOk, {it->second}, 60, dns::Source::kNetwork, ""});
-      }
-      p.done(std::move(answers));
-      lock.lock();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> pending_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-class ThreeRounds final : public analyzers::Analyzer {
- public:
-  std::string_view name() const override { return "threerounds"; }
-  std::string_view title() const override { return "Three rounds"; }
-  analyzers::Kind kind() const override { return analyzers::Kind::kNetwork; }
-  Step step(const Input&, const Context& context) const override {
-    dns::Question q = dns::question("start.test", dns::Type::kTXT);
-    for (int round = 0; round < 3; ++round) {
-      const dns::Answer* a = context.dns->find(q);
-      if (!a) {
-        if (context.final_round) break;
-        return Step::ask({q});
-      }
-      if (a->records.empty()) break;
-      q = dns::question(a->records.front(), round == 0 ? dns::Type::kTXT : dns::Type::kA);
-    }
-    Report r;
-    r.verdict = context.final_round ? analyzers::Verdict::kNeutral : analyzers::Verdict::kPass;
-    return Step::done(r);
-  }
-};
 
 // The server side: listener -> pipeline -> writer, and the analysis runner after each commit.
 struct Server {
@@ -129,7 +41,7 @@ struct Server {
   store::StoreOptions options;
   std::unique_ptr<store::BatchWriter> writer;
   std::unique_ptr<core::WorkerPool> workers;
-  SlowResolver resolver;
+  testing::FakeResolver resolver{std::chrono::milliseconds(50)};  // each answer 50 ms after its question
   std::shared_ptr<Analysis> analysis;
   std::unique_ptr<Pipeline> pipeline;
   boost::asio::io_context io{1};
@@ -141,6 +53,7 @@ struct Server {
 
   explicit Server(bool analyse) {
     mime::init();
+    testing::fill_zone(resolver);
     options.data_dir = dir.str();
     options.sync_full = false;
     auto st = store::Store::open(options);
@@ -156,7 +69,7 @@ struct Server {
     ao.quiet_ms = 0;  // the worst case: analysis (and its DNS waits) runs while the senders send
     ao.on_reports = [this](int64_t, const std::string&, const std::vector<std::string>&) { analysed += 1; };
     std::vector<std::unique_ptr<analyzers::Analyzer>> list;
-    if (analyse) list.push_back(std::make_unique<ThreeRounds>());
+    if (analyse) list.push_back(std::make_unique<testing::ThreeRounds>());
     analysis = Analysis::create(ao, *writer, std::move(list));
     PipelineOptions po;
     po.store = options;
