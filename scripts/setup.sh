@@ -14,6 +14,8 @@ PACKAGES=(
   # libraries
   libboost1.81-dev libssl-dev libgmime-3.0-dev libsqlite3-dev nlohmann-json3-dev libzstd-dev
   libgtest-dev libgmock-dev
+  # the IANA time zones that search's tz= reads (/usr/share/zoneinfo)
+  tzdata
   # tests and tools: real SMTP clients, HTTP client, certificates
   python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl openssl jq
   # tests: the mailpit-api npm client, and the web UI in headless Chromium (driven by playwright-core)
